@@ -1,0 +1,205 @@
+// Package config loads tenement.toml.
+//
+// Loading is strict: the file is decoded with BurntSushi/toml, every key the
+// file holds must be one this package knows, every value must have the right
+// type, then defaults are filled in and Validate checks every value, all
+// before anything starts. Errors name the file, the line (where it can be
+// found) and the key, on one line.
+//
+// The keys are compatible with the original tenement's (see
+// docs/configuration.md, which documents every key and its default); keys the
+// original parsed but ignored either work here or are rejected with a reason.
+package config
+
+import (
+	"net/netip"
+)
+
+// Default paths and values. Every field's comment names its default too.
+const (
+	DefaultPath      = "/etc/tenement/tenement.toml"
+	DefaultDataDir   = "/var/lib/tenement"
+	DefaultAPISocket = "/run/tenement/api.sock"
+	DefaultListen    = ":8080"
+	DefaultDomain    = "localhost"
+	DefaultPortRange = "20000-29999"
+)
+
+// Isolation levels (SPEC §5).
+const (
+	IsolationProcess   = "process"
+	IsolationNamespace = "namespace"
+	IsolationSandbox   = "sandbox"
+)
+
+// Readiness checks (SPEC §3).
+const (
+	ReadyHealth = "health"
+	ReadyNotify = "notify"
+	ReadyTCP    = "tcp"
+)
+
+// Activation modes.
+const (
+	ActivationProxy  = "proxy"
+	ActivationSocket = "socket"
+)
+
+// Network modes.
+const (
+	NetworkHost    = "host"
+	NetworkPrivate = "private"
+)
+
+// Restart policies.
+const (
+	RestartAlways    = "always"
+	RestartOnFailure = "on-failure"
+	RestartNever     = "never"
+)
+
+// Config is a loaded, defaulted and validated tenement.toml.
+type Config struct {
+	Settings Settings `toml:"settings"`
+	// Services maps a service name to its template ([service.NAME]).
+	Services map[string]*Service `toml:"service"`
+	// Instances lists the instances to start when the daemon starts
+	// ([instances] NAME = ["id", ...]). Default: none.
+	Instances map[string][]string `toml:"instances"`
+
+	// Path is the file the config came from; empty for built-in defaults.
+	Path string `toml:"-"`
+}
+
+// Settings is the [settings] table.
+type Settings struct {
+	// DataDir holds the store and one directory per instance,
+	// {data_dir}/{service}/{id}. Default /var/lib/tenement.
+	DataDir string `toml:"data_dir"`
+	// Domain is the root domain: {id}.{service}.{domain} reaches an
+	// instance. Default "localhost".
+	Domain string `toml:"domain"`
+	// Listen is the HTTP listener's address, host:port. Default ":8080".
+	Listen string `toml:"listen"`
+	// APISocket is the local management API socket.
+	// Default /run/tenement/api.sock.
+	APISocket string `toml:"api_socket"`
+	// HealthCheckInterval is the time between health checks. Default 10s.
+	HealthCheckInterval Duration `toml:"health_check_interval"`
+	// MaxRestarts is how many restarts within RestartWindow are allowed
+	// before an instance is marked failed. Default 3.
+	MaxRestarts int `toml:"max_restarts"`
+	// RestartWindow is the sliding window for MaxRestarts. Default 300s.
+	RestartWindow Duration `toml:"restart_window"`
+	// BackoffBaseMS is the first health-restart delay in milliseconds; it
+	// doubles with every further restart in the window. Default 1000.
+	BackoffBaseMS int `toml:"backoff_base_ms"`
+	// BackoffMaxMS caps the health-restart delay. Default 60000.
+	BackoffMaxMS int `toml:"backoff_max_ms"`
+	// PortRange is the inclusive range tenant ports come from, "LOW-HIGH".
+	// Default "20000-29999" (below the kernel's ephemeral range).
+	PortRange string `toml:"port_range"`
+	// TrustedProxies lists addresses or CIDR prefixes whose
+	// X-Forwarded-For header is believed. Default: none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// LogLevel is the daemon's log level: debug, info, warn or error.
+	// Default "info".
+	LogLevel string `toml:"log_level"`
+
+	// Derived by Validate.
+	portLow, portHigh int
+	trusted           []netip.Prefix
+}
+
+// Service is one [service.NAME] table: the template every instance of the
+// service is started from.
+type Service struct {
+	// Command is the program to run, with arguments when Args is empty
+	// (then it is split like a shell would). Templates {name} {id}
+	// {data_dir} {port} {socket} are replaced. Required.
+	Command string `toml:"command"`
+	// Args are explicit arguments; when set, Command is not split.
+	// Templates are replaced in each. Default: none.
+	Args []string `toml:"args"`
+	// Health is the HTTP path polled for health, e.g. "/health"; only 2xx
+	// is healthy. Default: none (a TCP connect is the health check).
+	Health string `toml:"health"`
+	// Ready is how readiness is decided: "health", "notify" (the app sends
+	// READY=1) or "tcp". Default "health" when Health is set, else "tcp".
+	Ready string `toml:"ready"`
+	// Activation is "proxy" (tenement starts the unit and holds requests)
+	// or "socket" (systemd holds the listening socket). Default "proxy".
+	Activation string `toml:"activation"`
+	// Network is "host" or "private" (only loopback; needs socket
+	// activation). Default "host".
+	Network string `toml:"network"`
+	// Isolation is "process", "namespace" or "sandbox". Default "namespace".
+	Isolation string `toml:"isolation"`
+	// IdleTimeout stops an instance that had no request for this long;
+	// 0 never stops it. Default 0.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// StartupTimeout bounds how long a spawn waits for readiness.
+	// Default 10s.
+	StartupTimeout Duration `toml:"startup_timeout"`
+	// RequestTimeout bounds a proxied request until its response headers;
+	// then 504. Default 30s.
+	RequestTimeout Duration `toml:"request_timeout"`
+	// WakeTimeout bounds how long a request waits for an asleep instance;
+	// then 503. Default: StartupTimeout.
+	WakeTimeout Duration `toml:"wake_timeout"`
+	// StopTimeout is the time between SIGTERM and SIGKILL on stop.
+	// Default 10s.
+	StopTimeout Duration `toml:"stop_timeout"`
+	// Restart is the crash restart policy: "always", "on-failure" or
+	// "never". Default "on-failure".
+	Restart string `toml:"restart"`
+	// StoragePersist keeps the data dir when the instance stops; false
+	// empties it on every stop. Default true.
+	StoragePersist *bool `toml:"storage_persist"`
+	// MemoryLimitMB is MemoryMax in MiB; 0 means no limit. Default 0.
+	MemoryLimitMB int `toml:"memory_limit_mb"`
+	// CPUShares is CPUWeight, 1–10000 (100 is normal); 0 leaves systemd's
+	// default. Default 0.
+	CPUShares int `toml:"cpu_shares"`
+	// TasksMax limits processes and threads; 0 means systemd's default.
+	// Default 512.
+	TasksMax *int `toml:"tasks_max"`
+	// StorageQuotaMB is a soft quota on the data dir in MiB; 0 means none.
+	// Default 0.
+	StorageQuotaMB int `toml:"storage_quota_mb"`
+	// Workdir is the working directory; relative commands resolve against
+	// it. Default: the instance's data dir.
+	Workdir string `toml:"workdir"`
+	// User runs process-isolated instances as this existing user.
+	// Default: root for "process"; namespace and sandbox give every
+	// instance its own user and reject this key.
+	User string `toml:"user"`
+	// SpawnOnRequest lets a request for an unknown id create the instance.
+	// Default false: unknown ids are 404.
+	SpawnOnRequest bool `toml:"spawn_on_request"`
+	// Socket is SOCKET_PATH, a unix socket path the app may listen on;
+	// templates {name} {id} {data_dir}. Default
+	// "{data_dir}/{name}/{id}/app.sock".
+	Socket string `toml:"socket"`
+	// Env is extra environment; templates are replaced in the values.
+	Env map[string]string `toml:"env"`
+}
+
+// PortRange returns the inclusive tenant port range.
+func (s *Settings) PortBounds() (low, high int) { return s.portLow, s.portHigh }
+
+// Trusted returns the parsed TrustedProxies.
+func (s *Settings) Trusted() []netip.Prefix { return s.trusted }
+
+// Persist reports whether the data dir survives a stop.
+func (s *Service) Persist() bool { return s.StoragePersist == nil || *s.StoragePersist }
+
+// Tasks returns the TasksMax value (0 means systemd's default).
+func (s *Service) Tasks() int {
+	if s.TasksMax == nil {
+		return defaultTasksMax
+	}
+	return *s.TasksMax
+}
+
+const defaultTasksMax = 512

@@ -1,0 +1,273 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenement/tenement/errdefs"
+)
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Settings
+	if s.Domain != "example.com" {
+		t.Errorf("Domain = %q, want lowercased without trailing dot", s.Domain)
+	}
+	if s.HealthCheckInterval.D() != 2*time.Second || s.RestartWindow.D() != 600*time.Second {
+		t.Errorf("durations: %v %v", s.HealthCheckInterval, s.RestartWindow)
+	}
+	if lo, hi := s.PortBounds(); lo != 21000 || hi != 21999 {
+		t.Errorf("PortBounds = %d-%d", lo, hi)
+	}
+	if len(s.Trusted()) != 2 || s.Trusted()[0].String() != "127.0.0.1/32" {
+		t.Errorf("Trusted = %v", s.Trusted())
+	}
+	n := c.Services["notes"]
+	if n.Persist() || n.Tasks() != 64 || n.IdleTimeout.D() != 5*time.Minute || n.WakeTimeout.D() != 15*time.Second {
+		t.Errorf("notes: persist=%v tasks=%d idle=%v wake=%v", n.Persist(), n.Tasks(), n.IdleTimeout, n.WakeTimeout)
+	}
+	v := Vars{Name: "notes", ID: "alice", DataDir: s.DataDir, Port: "21000"}
+	argv, err := n.Argv(v)
+	if err != nil || strings.Join(argv, "|") != "python3|app.py|--port|21000" {
+		t.Errorf("Argv = %q, %v", argv, err)
+	}
+	if got := n.Environ(v); strings.Join(got, " ") != "DATABASE=/srv/tenement/notes/alice/notes.db TENANT=alice" {
+		t.Errorf("Environ = %q", got)
+	}
+	if got := n.SocketPath(v); got != "/run/notes/alice.sock" {
+		t.Errorf("SocketPath = %q", got)
+	}
+	a := c.Services["api"]
+	argv, _ = a.Argv(Vars{Name: "api", ID: "prod", Port: "1"})
+	if len(argv) != 5 || argv[4] != "api prod" {
+		t.Errorf("explicit args not kept as words: %q", argv)
+	}
+	if a.Isolation != IsolationNamespace || a.Restart != RestartOnFailure || !a.Persist() || a.Tasks() != 512 {
+		t.Errorf("api defaults: %+v", a)
+	}
+	if got := c.Instances["notes"]; len(got) != 2 {
+		t.Errorf("Instances = %v", c.Instances)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	s := c.Settings
+	if s.DataDir != DefaultDataDir || s.Domain != "localhost" || s.Listen != ":8080" || s.APISocket != DefaultAPISocket {
+		t.Errorf("settings defaults: %+v", s)
+	}
+	if s.HealthCheckInterval.D() != 10*time.Second || s.MaxRestarts != 3 || s.RestartWindow.D() != 300*time.Second ||
+		s.BackoffBaseMS != 1000 || s.BackoffMaxMS != 60000 || s.PortRange != "20000-29999" {
+		t.Errorf("settings defaults: %+v", s)
+	}
+	c, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Services["web"]
+	if w.Isolation != "namespace" || w.Ready != "health" || w.Activation != "proxy" || w.Network != "host" ||
+		w.Restart != "on-failure" || w.StartupTimeout.D() != 10*time.Second || w.RequestTimeout.D() != 30*time.Second ||
+		w.WakeTimeout.D() != 10*time.Second || w.StopTimeout.D() != 10*time.Second || !w.Persist() || w.Tasks() != 512 ||
+		w.IdleTimeout != 0 || w.SpawnOnRequest {
+		t.Errorf("service defaults: %+v", w)
+	}
+	c, _ = Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"web\"\n"))
+	if c.Services["web"].Ready != "tcp" {
+		t.Errorf("ready without health = %q, want tcp", c.Services["web"].Ready)
+	}
+}
+
+func TestRelativePaths(t *testing.T) {
+	c, err := Parse("/opt/app/tenement.toml", []byte("[settings]\ndata_dir = \"data\"\n[service.web]\ncommand = \"./web\"\nworkdir = \"www\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Settings.DataDir != "/opt/app/data" || c.Services["web"].Workdir != "/opt/app/www" {
+		t.Errorf("data_dir=%q workdir=%q", c.Settings.DataDir, c.Services["web"].Workdir)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+		want string // the whole one-line error
+	}{
+		{
+			name: "unknown key",
+			toml: "[service.notes]\ncommand = \"x\"\ncomand = \"y\"\n",
+			want: "t.toml:3: service.notes.comand: unknown key",
+		},
+		{
+			name: "unknown settings key",
+			toml: "[settings]\n\ndomian = \"x\"\n",
+			want: "t.toml:3: settings.domian: unknown key",
+		},
+		{
+			name: "unknown top-level table",
+			toml: "[servce.notes]\ncommand = \"x\"\n",
+			want: "t.toml:1: servce.notes: unknown key",
+		},
+		{
+			name: "wrong type",
+			toml: "[service.notes]\ncommand = \"x\"\nmemory_limit_mb = \"lots\"\n",
+			want: "t.toml:3: service.notes.memory_limit_mb: wrong type: TOML value has type string; destination has type integer",
+		},
+		{
+			name: "wrong type bool",
+			toml: "[service.notes]\ncommand = \"x\"\nstorage_persist = \"yes\"\n",
+			want: "t.toml:3: service.notes.storage_persist: wrong type: TOML value has type string; destination has type boolean",
+		},
+		{
+			name: "invalid isolation",
+			toml: "[service.notes]\ncommand = \"x\"\nisolation = \"vm\"\n",
+			want: `t.toml:3: service.notes.isolation: invalid value "vm": want "process", "namespace", "sandbox"`,
+		},
+		{
+			name: "bad duration",
+			toml: "[service.notes]\ncommand = \"x\"\nidle_timeout = \"soon\"\n",
+			want: `t.toml:3: service.notes.idle_timeout: invalid duration "soon": want seconds (300) or a duration ("5m", "500ms")`,
+		},
+		{
+			name: "negative duration",
+			toml: "[service.notes]\ncommand = \"x\"\nidle_timeout = -5\n",
+			want: `t.toml:3: service.notes.idle_timeout: negative duration -5`,
+		},
+		{
+			name: "missing command",
+			toml: "[service.notes]\nhealth = \"/h\"\n",
+			want: "t.toml:1: service.notes.command: missing: every service needs a command",
+		},
+		{
+			name: "bad service name",
+			toml: "[service.my-app]\ncommand = \"x\"\n",
+			want: `t.toml:1: service.my-app: service name "my-app": '-' is not allowed; only lowercase letters and digits are allowed`,
+		},
+		{
+			name: "instances of unknown service",
+			toml: "[service.notes]\ncommand = \"x\"\n[instances]\nblog = [\"a\"]\n",
+			want: "t.toml:4: instances.blog: no [service.blog] is defined",
+		},
+		{
+			name: "bad instance id",
+			toml: "[service.notes]\ncommand = \"x\"\n[instances]\nnotes = [\"Alice\"]\n",
+			want: `t.toml:4: instances.notes: instance id "Alice": uppercase 'A' is not allowed; only lowercase letters, digits and "-" are allowed`,
+		},
+		{
+			name: "routing rejected",
+			toml: "[service.notes]\ncommand = \"x\"\n[routing]\ndefault = \"notes\"\n",
+			want: "t.toml:3: routing: [routing] is not supported: tenement routes by subdomain ({id}.{service}.{domain}); remove it",
+		},
+		{
+			name: "original runtime key",
+			toml: "[service.notes]\ncommand = \"x\"\nimage = \"alpine\"\n",
+			want: `t.toml:3: service.notes.image: not supported: container images belong to the original's Docker runtimes; use isolation = "sandbox" to run the command under gVisor`,
+		},
+		{
+			name: "reserved env",
+			toml: "[service.notes]\ncommand = \"x\"\nenv = { PORT = \"1\" }\n",
+			want: "t.toml:3: service.notes.env.PORT: tenement sets PORT (the instance's port); remove it",
+		},
+		{
+			name: "private network needs socket activation",
+			toml: "[service.notes]\ncommand = \"x\"\nnetwork = \"private\"\n",
+			want: `t.toml:3: service.notes.network: "private" needs activation = "socket": the tenant then serves through the socket systemd hands it`,
+		},
+		{
+			name: "user with namespace",
+			toml: "[service.notes]\ncommand = \"x\"\nuser = \"www\"\n",
+			want: `t.toml:3: service.notes.user: only for isolation = "process": namespace gives every instance its own user`,
+		},
+		{
+			name: "port range",
+			toml: "[settings]\nport_range = \"80-90\"\n",
+			want: `t.toml:2: settings.port_range: "80-90": want 1024 <= LOW <= HIGH <= 65535`,
+		},
+		{
+			name: "syntax error",
+			toml: "[service.notes\ncommand = \"x\"\n",
+			want: "t.toml:2: expected '.' or ']' to end table name, but got '\\n' instead",
+		},
+		{
+			name: "two problems",
+			toml: "[service.notes]\ncommand = \"x\"\ncpu_shares = 20000\nhealth = \"h\"\n",
+			want: `t.toml:3: service.notes.cpu_shares: 20000: want 1–10000 (100 is normal), or 0 for systemd's default (and 1 more)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.toml", []byte(tt.toml))
+			if err == nil {
+				t.Fatal("Parse succeeded, want error")
+			}
+			if !errors.Is(err, errdefs.ErrInvalid) {
+				t.Errorf("error is not ErrInvalid: %v", err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("error:\n got  %s\n want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TENEMENT_CONFIG", "")
+	if _, err := os.Stat(DefaultPath); err == nil {
+		t.Skip("a system config exists")
+	}
+	if got := Find(""); got != "" {
+		t.Errorf("Find with nothing = %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, "tenement.toml"), nil, 0o644)
+	if got := Find(""); got != "tenement.toml" {
+		t.Errorf("Find dev fallback = %q", got)
+	}
+	t.Setenv("TENEMENT_CONFIG", "/x.toml")
+	if got := Find(""); got != "/x.toml" {
+		t.Errorf("Find env = %q", got)
+	}
+	if got := Find("/y.toml"); got != "/y.toml" {
+		t.Errorf("Find explicit = %q", got)
+	}
+}
+
+// FuzzParse checks that the loader never panics and that whatever it
+// accepts is valid and serialisable.
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"testdata/full.toml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("[service.a]\ncommand = \"x {port}\"\n[instances]\na = [\"b\"]\n"))
+	f.Add([]byte("[settings]\nhealth_check_interval = \"1ms\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.toml", data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+			return
+		}
+		for name, svc := range c.Services {
+			if _, err := svc.Argv(Vars{Name: name}); err != nil {
+				t.Fatalf("accepted service %s with bad command: %v", name, err)
+			}
+		}
+		if _, err := json.Marshal(c); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
