@@ -1,0 +1,146 @@
+package units
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Property is one unit property as StartTransientUnit takes it. Value holds
+// one of the concrete types below, or string, bool, uint32, uint64 or
+// []string; the dbusapi package converts each to its D-Bus signature.
+type Property struct {
+	Name  string
+	Value any
+}
+
+// Exec is one command of ExecStart (D-Bus a(sasb), or a(sasas) as
+// ExecStartEx when Flags is set).
+type Exec struct {
+	Path string   // absolute path of the program
+	Argv []string // argv, including argv[0]
+	// Flags are ExecStartEx flags, e.g. "no-setuid" (the "!" prefix of a
+	// unit file: systemd allocates the user, the process drops to it).
+	Flags []string
+}
+
+// LogFields is LogExtraFields (D-Bus aay): KEY=VALUE journal fields added
+// to every entry of the unit.
+type LogFields []string
+
+// Listen is one listening address of a socket unit (D-Bus a(ss) "Listen").
+type Listen struct {
+	Type    string // "Stream"
+	Address string // "127.0.0.1:20001"
+}
+
+// BindPath is one BindPaths/BindReadOnlyPaths entry (D-Bus a(ssbt)).
+type BindPath struct {
+	Source, Destination string
+	IgnoreMissing       bool
+	Recursive           bool
+}
+
+// TmpFS is one TemporaryFileSystem entry (D-Bus a(ss)).
+type TmpFS struct {
+	Path, Options string
+}
+
+// usec converts a duration to the microseconds systemd's *USec properties
+// take.
+func usec(d time.Duration) uint64 { return uint64(d / time.Microsecond) }
+
+// Format renders properties one per line as "Name=value", in a notation
+// close to a unit file, for golden files, logs and `ten` debugging output.
+func Format(props []Property) string {
+	var b strings.Builder
+	for _, p := range props {
+		b.WriteString(p.Name)
+		b.WriteByte('=')
+		b.WriteString(formatValue(p.Value))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case []string:
+		return quoteAll(x)
+	case LogFields:
+		return quoteAll(x)
+	case []Exec:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			prefix := ""
+			if len(e.Flags) > 0 {
+				prefix = "{" + strings.Join(e.Flags, ",") + "}"
+			}
+			parts[i] = prefix + e.Path + " argv=" + quoteAll(e.Argv)
+		}
+		return strings.Join(parts, " ; ")
+	case []Listen:
+		parts := make([]string, len(x))
+		for i, l := range x {
+			parts[i] = l.Type + ":" + l.Address
+		}
+		return strings.Join(parts, " ")
+	case []BindPath:
+		parts := make([]string, len(x))
+		for i, bp := range x {
+			s := bp.Source
+			if bp.IgnoreMissing {
+				s = "-" + s
+			}
+			s += ":" + bp.Destination
+			if !bp.Recursive {
+				s += ":norbind"
+			}
+			parts[i] = s
+		}
+		return strings.Join(parts, " ")
+	case []TmpFS:
+		parts := make([]string, len(x))
+		for i, t := range x {
+			parts[i] = t.Path + ":" + t.Options
+		}
+		return strings.Join(parts, " ")
+	default:
+		return fmt.Sprintf("%v", v)
+	}
+}
+
+func quoteAll(ss []string) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		if s == "" || strings.ContainsAny(s, " \t\n\"'\\;") {
+			s = strconv.Quote(s)
+		}
+		out[i] = s
+	}
+	return strings.Join(out, " ")
+}
+
+// Get returns the value of the named property, or nil.
+func Get(props []Property, name string) any {
+	for _, p := range props {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package units renders the systemd unit properties of an instance.
+//
+// Render is a pure function: from a service's config, an instance name, its
+// allocated port and its isolation level to the properties that
+// StartTransientUnit takes (SPEC §4). It does no I/O and knows nothing of
+// D-Bus; the dbusapi package sends what it returns. Golden files in testdata/
+// pin the output (go test ./units -update rewrites them).
+package units
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+)
+
+// restartDelay is RestartSec for crash restarts: short, so a crashed tenant
+// is back in well under a second; systemd's start limit stops a crash loop.
+const restartDelay = 100 * time.Millisecond
+
+// Spec is everything an instance's units depend on.
+type Spec struct {
+	Instance names.Instance
+	Service  *config.Service
+	Settings *config.Settings
+	// Port is the instance's TCP port on 127.0.0.1.
+	Port int
+	// Argv is the resolved command line; Argv[0] must be absolute.
+	Argv []string
+	// Marker is the daemon's marker: units carry it in TENEMENT_DAEMON=, and
+	// a daemon adopts only units with its own marker.
+	Marker string
+	// Wrapper is the absolute path of the ten binary, which wraps the app
+	// for the namespace and sandbox levels.
+	Wrapper string
+}
+
+// Units is what Render produces: the service unit, and for socket
+// activation the socket unit started together with it.
+type Units struct {
+	Service       []Property
+	Socket        []Property // nil unless activation = "socket"
+	ServiceName   string
+	SocketName    string // "" unless activation = "socket"
+	DataDir       string
+	Environment   []string
+	ListenAddress string
+}
+
+// DataDir returns the data dir of an instance: {data_dir}/{service}/{id}.
+func DataDir(dataRoot string, n names.Instance) string {
+	return filepath.Join(dataRoot, n.Service, n.ID)
+}
+
+// Render returns the units of one instance.
+func Render(s Spec) (Units, error) {
+	if s.Service == nil || s.Settings == nil {
+		return Units{}, fmt.Errorf("%w: render %s: no service or settings", errdefs.ErrInvalid, s.Instance)
+	}
+	if len(s.Argv) == 0 || !filepath.IsAbs(s.Argv[0]) {
+		return Units{}, fmt.Errorf("%w: render %s: program %q is not an absolute path", errdefs.ErrInvalid, s.Instance, first(s.Argv))
+	}
+	if s.Port <= 0 || s.Port > 65535 {
+		return Units{}, fmt.Errorf("%w: render %s: invalid port %d", errdefs.ErrInvalid, s.Instance, s.Port)
+	}
+	svc, set := s.Service, s.Settings
+	n := s.Instance
+	u := Units{
+		ServiceName:   n.Unit(),
+		DataDir:       DataDir(set.DataDir, n),
+		ListenAddress: "127.0.0.1:" + strconv.Itoa(s.Port),
+	}
+	u.Environment = environment(s, u.DataDir)
+
+	exec := Exec{Path: s.Argv[0], Argv: s.Argv}
+	level, err := isolationProperties(s, u.DataDir, &exec)
+	if err != nil {
+		return Units{}, err
+	}
+	workdir := svc.Workdir
+	if workdir == "" {
+		workdir = u.DataDir
+	}
+	typ := "exec"
+	if svc.Ready == config.ReadyNotify {
+		typ = "notify"
+	}
+	p := []Property{
+		{"Description", "tenement instance " + n.String()},
+		{"Type", typ},
+		{execName(exec), []Exec{exec}},
+		{"Environment", u.Environment},
+		{"WorkingDirectory", workdir},
+		{"Slice", n.Slice()},
+		{"KillMode", "control-group"},
+		{"KillSignal", int32(15)},
+		{"SendSIGKILL", true},
+		{"TimeoutStartUSec", usec(svc.StartupTimeout.D())},
+		{"TimeoutStopUSec", usec(svc.StopTimeout.D())},
+		{"Restart", restartPolicy(svc.Restart)},
+		{"RestartUSec", usec(restartDelay)},
+		{"StartLimitIntervalUSec", usec(set.RestartWindow.D())},
+		{"StartLimitBurst", uint32(set.MaxRestarts + 1)},
+		{"SyslogIdentifier", n.Service + "-" + n.ID},
+		{"LogExtraFields", LogFields{"TENEMENT_SERVICE=" + n.Service, "TENEMENT_ID=" + n.ID, "TENEMENT_INSTANCE=" + n.String()}},
+	}
+	if typ == "notify" {
+		p = append(p, Property{"NotifyAccess", "all"})
+	}
+	if svc.MemoryLimitMB > 0 {
+		p = append(p, Property{"MemoryMax", uint64(svc.MemoryLimitMB) << 20})
+	}
+	if svc.CPUShares > 0 {
+		p = append(p, Property{"CPUWeight", uint64(svc.CPUShares)})
+	}
+	if t := svc.Tasks(); t > 0 {
+		p = append(p, Property{"TasksMax", uint64(t)})
+	}
+	if svc.Network == config.NetworkPrivate {
+		p = append(p, Property{"PrivateNetwork", true})
+	}
+	p = append(p, level...)
+	u.Service = p
+
+	if svc.Activation == config.ActivationSocket {
+		u.SocketName = n.SocketUnit()
+		u.Socket = []Property{
+			{"Description", "tenement socket " + n.String()},
+			{"Listen", []Listen{{Type: "Stream", Address: u.ListenAddress}}},
+			{"NoDelay", true},
+			{"FreeBind", true},
+			{"Backlog", uint32(4096)},
+		}
+	}
+	return u, nil
+}
+
+// environment returns the instance's environment: what tenement sets, then
+// the service's own env (whose keys never collide: config rejects them).
+func environment(s Spec, dataDir string) []string {
+	n, set := s.Instance, s.Settings
+	v := s.Service.InstanceVars(n.Service, n.ID, set.DataDir, s.Port)
+	env := []string{
+		"PORT=" + v.Port,
+		"DATA_DIR=" + dataDir,
+		"SOCKET_PATH=" + v.Socket,
+		"TENEMENT_SERVICE=" + n.Service,
+		"TENEMENT_ID=" + n.ID,
+		"TENEMENT_DAEMON=" + s.Marker,
+	}
+	return append(env, s.Service.Environ(v)...)
+}
+
+func restartPolicy(r string) string {
+	if r == config.RestartNever {
+		return "no"
+	}
+	return r
+}
+
+func execName(e Exec) string {
+	if len(e.Flags) > 0 {
+		return "ExecStartEx"
+	}
+	return "ExecStart"
+}
+
+func first(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
+}

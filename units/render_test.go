@@ -1,0 +1,140 @@
+package units
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const goldenConfig = `
+[settings]
+data_dir = "/var/lib/tenement"
+max_restarts = 3
+restart_window = 300
+
+[service.notes]
+command = "/usr/bin/python3 app.py --port {port}"
+isolation = "process"
+health = "/health"
+
+[service.limited]
+command = "/srv/app/server"
+args = ["--db", "{data_dir}/{name}/{id}/db.sqlite", "--socket", "{socket}"]
+isolation = "process"
+ready = "notify"
+restart = "never"
+memory_limit_mb = 128
+cpu_shares = 50
+tasks_max = 32
+stop_timeout = "3s"
+startup_timeout = "20s"
+workdir = "/srv/app"
+user = "www-data"
+env = { TENANT = "{id}", MODE = "production" }
+
+[service.sock]
+command = "/usr/local/bin/app"
+isolation = "process"
+activation = "socket"
+network = "private"
+tasks_max = 0
+`
+
+func loadGolden(t *testing.T) *config.Config {
+	t.Helper()
+	c, err := config.Parse("/etc/tenement/tenement.toml", []byte(goldenConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRenderGolden(t *testing.T) {
+	c := loadGolden(t)
+	tests := []struct {
+		name     string
+		instance string
+		port     int
+	}{
+		{"process", "notes:alice", 20001},
+		{"limits-notify-user", "limited:bob", 20002},
+		{"socket-activation", "sock:carol-smith", 20003},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := names.Parse(tt.instance)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := c.Services[n.Service]
+			v := svc.InstanceVars(n.Service, n.ID, c.Settings.DataDir, tt.port)
+			argv, err := svc.Argv(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := Render(Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: tt.port,
+				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/bin/ten"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "# " + u.ServiceName + "\n" + Format(u.Service)
+			if u.Socket != nil {
+				got += "# " + u.SocketName + "\n" + Format(u.Socket)
+			}
+			golden(t, filepath.Join("testdata", tt.name+".golden"), got)
+		})
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./units -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test ./units -update after checking):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestRenderRejects(t *testing.T) {
+	c := loadGolden(t)
+	n, _ := names.Parse("notes:alice")
+	svc := c.Services["notes"]
+	tests := []struct {
+		name string
+		spec Spec
+		want error
+	}{
+		{"relative program", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 1, Argv: []string{"python3"}}, errdefs.ErrInvalid},
+		{"no argv", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 1}, errdefs.ErrInvalid},
+		{"bad port", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 0, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"no service", Spec{Instance: n, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Render(tt.spec)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Render: %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), "notes:alice") {
+				t.Errorf("error does not name the instance: %v", err)
+			}
+		})
+	}
+}
