@@ -1,0 +1,168 @@
+package supervisor
+
+import (
+	"sync"
+	"time"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/store"
+)
+
+// State is an instance's lifecycle state.
+type State string
+
+// The states. Asleep instances have no unit: they wake on the next request.
+const (
+	StateAsleep   State = "asleep"
+	StateStarting State = "starting"
+	StateRunning  State = "running"
+	StateStopping State = "stopping"
+	StateFailed   State = "failed"
+)
+
+// Health is the result of an instance's health checks.
+type Health string
+
+// The health values. Health is meaningful only while running.
+const (
+	HealthUnknown   Health = "unknown"
+	HealthHealthy   Health = "healthy"
+	HealthDegraded  Health = "degraded"
+	HealthUnhealthy Health = "unhealthy"
+)
+
+// unhealthyAfter is how many failed checks in a row make an instance
+// unhealthy (and restarted); fewer make it degraded.
+const unhealthyAfter = 3
+
+// op is an operation others may wait for: a start (with readiness) or a
+// stop. err is set before done is closed.
+type op struct {
+	done   chan struct{}
+	err    error
+	cancel func()
+}
+
+func newOp() *op { return &op{done: make(chan struct{})} }
+
+func (o *op) finish(err error) {
+	o.err = err
+	close(o.done)
+}
+
+// inst is the daemon's view of one instance. mu guards every field below
+// it; name and unit never change.
+type inst struct {
+	name names.Instance
+	unit string
+
+	// recMu serialises changes to the stored record (store, then rec).
+	recMu sync.Mutex
+
+	mu  sync.Mutex
+	svc *config.Service
+	rec store.Instance
+
+	state  State
+	health Health
+	fails  int    // consecutive failed health checks
+	reason string // why the instance last failed or did not start
+
+	start *op // the start in progress (starting), or nil
+	stop  *op // the stop in progress (stopping), or nil
+
+	// owned is true while a unit of this daemon exists for the instance:
+	// only then do unit signals apply to it.
+	owned bool
+	// socketUp is true while the .socket unit (activation = "socket")
+	// listens: the kernel queues connections even while asleep.
+	socketUp bool
+	// sdActive is systemd's last reported ActiveState of the service unit.
+	sdActive string
+	// nrestarts is NRestarts of the current unit, already counted in
+	// rec.Restarts.
+	nrestarts uint32
+	mainPID   uint32
+	// epoch counts the daemon's starts of the unit; a state read before
+	// the latest start is stale.
+	epoch uint64
+
+	inflight   int       // requests and streams the proxy holds
+	lastActive time.Time // end of the last request, or when it woke
+	lastWake   time.Time
+	since      time.Time // running since
+
+	healthRestarts []time.Time // daemon restarts inside the restart window
+	gen            uint64      // bumped when a run ends: its loops and timers quit
+	idle           *time.Timer
+	pending        *time.Timer // a scheduled health restart
+}
+
+// Info is a snapshot of an instance for `ten ps` and the API.
+type Info struct {
+	Instance      names.Instance `json:"-"`
+	Name          string         `json:"id"` // "service:id", as the original's API
+	Service       string         `json:"service"`
+	ID            string         `json:"instance_id"`
+	Unit          string         `json:"unit"`
+	State         State          `json:"state"`
+	Health        Health         `json:"health"`
+	Port          int            `json:"port"`
+	Listen        string         `json:"socket"` // the original's name for the listen address
+	Weight        int            `json:"weight"`
+	Restarts      int            `json:"restarts"`
+	MainPID       uint32         `json:"main_pid,omitempty"`
+	Since         time.Time      `json:"since,omitzero"`
+	UptimeSecs    int64          `json:"uptime_secs"`
+	IdleSecs      int64          `json:"idle_secs"`
+	LastWake      time.Time      `json:"last_wake,omitzero"`
+	MemoryBytes   *uint64        `json:"memory_bytes"`
+	CPUNanos      *uint64        `json:"cpu_usage_nsec"`
+	Reason        string         `json:"reason,omitempty"`
+	DataDir       string         `json:"data_dir"`
+	Isolation     string         `json:"isolation"`
+	Activation    string         `json:"activation"`
+	StorageBytes  *int64         `json:"storage_used_bytes"`
+	StorageQuota  *int64         `json:"storage_quota_bytes"`
+}
+
+// snapshot returns the instance's Info; the caller holds in.mu.
+func (in *inst) snapshot(now time.Time, dataDir string) Info {
+	i := Info{
+		Instance:   in.name,
+		Name:       in.name.String(),
+		Service:    in.name.Service,
+		ID:         in.name.ID,
+		Unit:       in.unit,
+		State:      in.state,
+		Health:     in.health,
+		Port:       in.rec.Port,
+		Listen:     addr(in.rec.Port),
+		Weight:     in.rec.Weight,
+		Restarts:   in.rec.Restarts,
+		LastWake:   in.lastWake,
+		Reason:     in.reason,
+		DataDir:    dataDir,
+		Isolation:  in.svc.Isolation,
+		Activation: in.svc.Activation,
+	}
+	if in.state != StateRunning {
+		i.Health = HealthUnknown
+	}
+	if in.state == StateRunning || in.state == StateStarting {
+		i.MainPID = in.mainPID
+	}
+	if in.state == StateRunning && !in.since.IsZero() {
+		i.Since = in.since
+		i.UptimeSecs = int64(now.Sub(in.since) / time.Second)
+	}
+	if !in.lastActive.IsZero() {
+		i.IdleSecs = int64(now.Sub(in.lastActive) / time.Second)
+	}
+	if q := in.svc.StorageQuotaMB; q > 0 {
+		b := int64(q) << 20
+		i.StorageQuota = &b
+	}
+	return i
+}

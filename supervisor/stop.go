@@ -1,0 +1,224 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/store"
+)
+
+// Stop stops an instance. It stays known and wakes on the next request,
+// like an asleep one; a failed instance stays failed.
+func (s *Supervisor) Stop(ctx context.Context, n names.Instance) error {
+	in, err := s.known(n)
+	if err != nil {
+		return err
+	}
+	return s.stopInst(ctx, in, true)
+}
+
+// Restart stops and starts an instance with its current config, clearing a
+// failed mark, and waits until it is ready. An asleep instance is started.
+func (s *Supervisor) Restart(ctx context.Context, n names.Instance) (Info, error) {
+	in, err := s.known(n)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := s.stopInst(ctx, in, false); err != nil {
+		return Info{}, err
+	}
+	if err := s.update(in, func(r *store.Instance) {
+		r.Failed, r.FailedReason, r.FailedAt = false, "", time.Time{}
+		r.Restarts++
+	}); err != nil {
+		return Info{}, err
+	}
+	in.mu.Lock()
+	if in.state == StateFailed {
+		in.state, in.reason = StateAsleep, ""
+	}
+	in.healthRestarts = nil
+	in.mu.Unlock()
+	if err := s.awaitRunning(ctx, in, false); err != nil {
+		return Info{}, err
+	}
+	return s.Get(ctx, n)
+}
+
+// Delete stops an instance and forgets it: requests for it are 404 again.
+// With purge its data dir is removed too.
+func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) error {
+	in, err := s.known(n)
+	if err != nil {
+		return err
+	}
+	if err := s.stopInst(ctx, in, true); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.insts, n)
+	s.mu.Unlock()
+	in.mu.Lock()
+	in.state, in.owned = StateAsleep, false
+	port := in.rec.Port
+	in.mu.Unlock()
+	if err := s.store.DeleteInstance(n); err != nil {
+		return err
+	}
+	s.ports.release(port)
+	if purge {
+		if err := os.RemoveAll(s.dataDir(n)); err != nil {
+			return fmt.Errorf("purge %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// stopInst stops the instance's service unit, and with full its socket
+// unit too (an idle stop keeps the socket listening, so the kernel queues
+// the next connection). It waits for a stop already in progress.
+func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
+	in.mu.Lock()
+	for in.state == StateStopping {
+		o := in.stop
+		in.mu.Unlock()
+		if err := wait(ctx, o, in.name, "stop"); err != nil {
+			return err
+		}
+		in.mu.Lock()
+	}
+	if !in.owned && !in.socketUp {
+		in.mu.Unlock()
+		return nil
+	}
+	prev := in.state
+	if in.start != nil {
+		in.start.cancel() // the start sees the stop and gives up
+	}
+	o := newOp()
+	in.stop, in.state = o, StateStopping
+	in.endRun()
+	svc, socketUp := in.svc, in.socketUp
+	in.mu.Unlock()
+
+	err := s.sd.Stop(ctx, in.unit)
+	if err == nil && prev == StateFailed {
+		err = s.sd.ResetFailed(ctx, in.unit)
+	}
+	if full && socketUp {
+		if serr := s.sd.Stop(ctx, in.name.SocketUnit()); err == nil {
+			err = serr
+		}
+	}
+	if err == nil && !svc.Persist() {
+		err = emptyDir(s.dataDir(in.name))
+	}
+
+	in.mu.Lock()
+	in.stop = nil
+	in.state = StateAsleep
+	if prev == StateFailed {
+		in.state = StateFailed
+	}
+	if full {
+		in.socketUp = false
+	}
+	in.owned = in.socketUp
+	in.mainPID = 0
+	in.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("%w: stop %s: %w", errdefs.ErrUnavailable, in.name, err)
+	}
+	o.finish(err)
+	return err
+}
+
+// beginRun starts what watches a running instance: its health loop and idle
+// timer. The caller holds in.mu.
+func (s *Supervisor) beginRun(in *inst) {
+	in.gen++
+	gen := in.gen
+	go s.healthLoop(in, gen)
+	if idle := in.svc.IdleTimeout.D(); idle > 0 {
+		in.idle = timeAfterFunc(idle, func() { s.idleCheck(in, gen) })
+	}
+}
+
+// endRun stops the health loop and timers of the current run. The caller
+// holds in.mu.
+func (in *inst) endRun() {
+	in.gen++
+	if in.idle != nil {
+		in.idle.Stop()
+		in.idle = nil
+	}
+	if in.pending != nil {
+		in.pending.Stop()
+		in.pending = nil
+	}
+}
+
+// idleCheck puts an instance to sleep when nothing has used it for its
+// idle_timeout; otherwise it checks again when that could first be true.
+func (s *Supervisor) idleCheck(in *inst, gen uint64) {
+	in.mu.Lock()
+	if in.gen != gen || in.state != StateRunning {
+		in.mu.Unlock()
+		return
+	}
+	idle := in.svc.IdleTimeout.D()
+	if in.inflight > 0 {
+		in.idle = timeAfterFunc(idle, func() { s.idleCheck(in, gen) })
+		in.mu.Unlock()
+		return
+	}
+	if rest := idle - timeSince(in.lastActive); rest > 0 {
+		in.idle = timeAfterFunc(rest, func() { s.idleCheck(in, gen) })
+		in.mu.Unlock()
+		return
+	}
+	in.mu.Unlock()
+	s.log.Info("instance idle; putting it to sleep", "instance", in.name.String(), "idle_timeout", idle)
+	// The socket (if any) stays: the next connection is queued by the
+	// kernel and wakes the service.
+	if err := s.stopInst(context.WithoutCancel(s.ctx), in, in.svc.Activation != config.ActivationSocket); err != nil {
+		s.log.Error("idle stop failed", "instance", in.name.String(), "err", err)
+	}
+}
+
+// emptyDir removes everything inside dir, keeping dir.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update changes the stored record of in, then its in-memory copy.
+func (s *Supervisor) update(in *inst, f func(*store.Instance)) error {
+	in.recMu.Lock()
+	defer in.recMu.Unlock()
+	rec, err := s.store.UpdateInstance(in.name, func(r *store.Instance) error { f(r); return nil })
+	if err != nil {
+		return fmt.Errorf("store %s: %w", in.name, err)
+	}
+	in.mu.Lock()
+	in.rec = rec
+	in.mu.Unlock()
+	return nil
+}
