@@ -1,0 +1,174 @@
+// Package activation gives the daemon its listeners and talks to its
+// service manager.
+//
+// Under systemd, tenement.socket holds the listening sockets and passes them
+// to the daemon by name (LISTEN_FDS / LISTEN_FDNAMES): a daemon restart drops
+// no connection, because the kernel keeps queueing on the sockets systemd
+// holds. Run by hand, the daemon binds the same addresses itself. Notify
+// sends sd_notify states (READY=1, RELOADING=1, STOPPING=1, STATUS=).
+package activation
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	sdact "github.com/coreos/go-systemd/v22/activation"
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// Socket names: the FileDescriptorName= of each ListenStream= in
+// tenement.socket.
+const (
+	NameHTTP  = "http"
+	NameHTTPS = "https"
+	NameAPI   = "api"
+)
+
+// Listeners holds the sockets systemd passed, by name, until they are
+// taken.
+type Listeners struct {
+	mu        sync.Mutex
+	inherited map[string][]net.Listener
+}
+
+// FromSystemd takes the sockets systemd passed to this process (none when
+// it was not socket-activated) and unsets the LISTEN_* variables so
+// children do not see them.
+func FromSystemd() (*Listeners, error) {
+	ls, err := sdact.ListenersWithNames()
+	if err != nil {
+		return nil, fmt.Errorf("activation: %w", err)
+	}
+	return &Listeners{inherited: ls}, nil
+}
+
+// Inherited reports whether any socket came from systemd.
+func (l *Listeners) Inherited() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inherited) > 0
+}
+
+// TCP returns the socket named name from systemd, else binds addr. The
+// second result tells which it was.
+func (l *Listeners) TCP(name, addr string) (net.Listener, bool, error) {
+	if ln := l.take(name); ln != nil {
+		return ln, true, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, false, nil
+}
+
+// Unix returns the socket named name from systemd, else creates a unix
+// socket at path with the given mode (replacing a stale socket file, never
+// a live one). gid >= 0 sets the socket's group.
+func (l *Listeners) Unix(name, path string, mode os.FileMode, gid int) (net.Listener, bool, error) {
+	if ln := l.take(name); ln != nil {
+		return ln, true, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, fmt.Errorf("listen %s: %w", path, err)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, false, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, false, fmt.Errorf("listen %s: %w", path, err)
+	}
+	// The listener must not unlink the path on Close: a replacement
+	// daemon may already own it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, false, fmt.Errorf("listen %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, 0, gid); err != nil {
+			ln.Close()
+			return nil, false, fmt.Errorf("listen %s: %w", path, err)
+		}
+	}
+	return ln, false, nil
+}
+
+func (l *Listeners) take(name string) net.Listener {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ls := l.inherited[name]
+	if len(ls) == 0 {
+		return nil
+	}
+	ln := ls[0]
+	l.inherited[name] = ls[1:]
+	return ln
+}
+
+// Unused returns the names of passed sockets nobody took, and closes them.
+func (l *Listeners) Unused() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for name, ls := range l.inherited {
+		for _, ln := range ls {
+			ln.Close()
+			out = append(out, name)
+		}
+	}
+	l.inherited = nil
+	return out
+}
+
+// removeStale removes a socket file nobody listens on.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("listen %s: exists and is not a socket", path)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("listen %s: another process is serving it (is a daemon already running?)", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("listen %s: %w", path, err)
+	}
+	return os.Remove(path)
+}
+
+// Notify sends an sd_notify state to the service manager; it does nothing
+// when there is none.
+func Notify(state string) error {
+	_, err := daemon.SdNotify(false, state)
+	return err
+}
+
+// The states Notify sends.
+const (
+	Ready    = daemon.SdNotifyReady
+	Stopping = daemon.SdNotifyStopping
+)
+
+// Reloading returns the RELOADING=1 message with the MONOTONIC_USEC=
+// systemd 253+ wants (older systemd ignores the extra field).
+func Reloading() string {
+	return daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec()
+}
+
+// Status returns a STATUS= message.
+func Status(s string) string { return "STATUS=" + s }

@@ -1,0 +1,253 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/store"
+	"github.com/tenement/tenement/supervisor"
+)
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.handle("GET /api/instances", s.listInstances)
+	s.handle("POST /api/instances/spawn", s.spawn)
+	s.handle("GET /api/instances/{id}", s.getInstance)
+	s.handle("DELETE /api/instances/{id}", s.stop)
+	s.handle("POST /api/instances/{id}/stop", s.stop)
+	s.handle("POST /api/instances/{id}/restart", s.restart)
+	s.handle("POST /api/instances/{id}/delete", s.deleteInstance)
+	s.handle("PUT /api/instances/{id}/weight", s.weight)
+	s.handle("GET /api/instances/{id}/health", s.health)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.log, fmt.Errorf("%w: %s %s", errdefs.ErrNotFound, r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identity) error {
+	all := s.sup.List(r.Context(), r.URL.Query().Get("accounting") != "false")
+	out := make([]supervisor.Info, 0, len(all))
+	for _, i := range all {
+		if id.CanRead(i.Instance) {
+			out = append(out, i)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	if err := id.requireRead(n); err != nil {
+		return err
+	}
+	info, err := s.sup.Get(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+// SpawnRequest is the body of POST /api/instances/spawn. "process" is the
+// original's name for the service.
+type SpawnRequest struct {
+	Service string `json:"service,omitempty"`
+	Process string `json:"process,omitempty"`
+	ID      string `json:"id"`
+}
+
+// InstanceResponse answers spawn and restart: the original's fields plus
+// the instance's state.
+type InstanceResponse struct {
+	Instance string           `json:"instance"`
+	Socket   string           `json:"socket"`
+	Port     int              `json:"port"`
+	State    supervisor.State `json:"state"`
+	Unit     string           `json:"unit"`
+}
+
+func response(i supervisor.Info) InstanceResponse {
+	return InstanceResponse{Instance: i.Name, Socket: i.Listen, Port: i.Port, State: i.State, Unit: i.Unit}
+}
+
+func (s *Server) spawn(w http.ResponseWriter, r *http.Request, id Identity) error {
+	var req SpawnRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	svc := req.Service
+	if svc == "" {
+		svc = req.Process
+	}
+	n, err := names.New(svc, req.ID)
+	if err != nil {
+		return err
+	}
+	if err := id.requireAdmin("spawn"); err != nil {
+		return err
+	}
+	info, err := s.sup.Spawn(r.Context(), n)
+	s.audit(id, "spawn", n.String(), "", err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, response(info))
+	return nil
+}
+
+func (s *Server) stop(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	if err := id.requireAdmin("stop"); err != nil {
+		return err
+	}
+	err = s.sup.Stop(r.Context(), n)
+	s.audit(id, "stop", n.String(), "", err)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) restart(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	if err := id.requireRead(n); err != nil {
+		return err
+	}
+	info, err := s.sup.Restart(r.Context(), n)
+	s.audit(id, "restart", n.String(), "", err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, response(info))
+	return nil
+}
+
+// DeleteRequest is the body of POST /api/instances/{id}/delete.
+type DeleteRequest struct {
+	Purge bool `json:"purge"`
+}
+
+func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	var req DeleteRequest
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &req); err != nil {
+			return err
+		}
+	}
+	if err := id.requireAdmin("delete"); err != nil {
+		return err
+	}
+	err = s.sup.Delete(r.Context(), n, req.Purge)
+	details := ""
+	if req.Purge {
+		details = "purge"
+	}
+	s.audit(id, "delete", n.String(), details, err)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// WeightRequest is the body of PUT /api/instances/{id}/weight.
+type WeightRequest struct {
+	Weight *int `json:"weight"`
+}
+
+// WeightResponse answers a weight change.
+type WeightResponse struct {
+	Instance string `json:"instance"`
+	Weight   int    `json:"weight"`
+}
+
+func (s *Server) weight(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	var req WeightRequest
+	if err := readJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Weight == nil {
+		return fmt.Errorf("%w: missing weight", errdefs.ErrInvalid)
+	}
+	if err := id.requireAdmin("weight"); err != nil {
+		return err
+	}
+	err = s.sup.SetWeight(n, *req.Weight)
+	s.audit(id, "weight", n.String(), fmt.Sprintf("weight=%d", *req.Weight), err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, WeightResponse{Instance: n.String(), Weight: *req.Weight})
+	return nil
+}
+
+// HealthResponse answers a live health check.
+type HealthResponse struct {
+	Instance string            `json:"instance"`
+	Health   supervisor.Health `json:"health"`
+	State    supervisor.State  `json:"state"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) error {
+	n, err := instanceParam(r)
+	if err != nil {
+		return err
+	}
+	if err := id.requireRead(n); err != nil {
+		return err
+	}
+	h, err := s.sup.Health(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	info, err := s.sup.Get(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, HealthResponse{Instance: n.String(), Health: h, State: info.State})
+	return nil
+}
+
+// Auditor records changes; *store.Store is one.
+type Auditor interface {
+	Audit(e store.AuditEntry) (store.AuditEntry, error)
+}
+
+// audit records a change with its outcome. Failing to audit is logged, and
+// does not fail the change that already happened.
+func (s *Server) audit(id Identity, action, target, details string, err error) {
+	if s.Auditor == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error: " + strings.TrimSpace(err.Error())
+	}
+	if _, aerr := s.Auditor.Audit(store.AuditEntry{Actor: id.Actor, Action: action, Target: target, Details: details, Result: result}); aerr != nil {
+		s.log.Error("audit log write failed", "action", action, "target", target, "err", aerr)
+	}
+}

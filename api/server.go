@@ -1,0 +1,120 @@
+// Package api is tenement's management API: JSON over HTTP, served on the
+// local unix socket (root and the tenement group are admins, by their peer
+// credentials) and on the root domain of the HTTP listener (bearer tokens).
+//
+// Every handler returns an error of an errdefs kind; writeError maps it to
+// a status code in one place, with a body {"error": "..."}.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Group is the group whose members are admins on the local socket.
+const Group = "tenement"
+
+// Server serves the API.
+type Server struct {
+	sup *supervisor.Supervisor
+	log *slog.Logger
+	mux *http.ServeMux
+	// Auditor, if set, records every change.
+	Auditor Auditor
+	// Authenticate resolves the identity of a request that did not come
+	// over the local socket; nil rejects every such request.
+	Authenticate func(r *http.Request) (Identity, error)
+}
+
+// New returns an API server for a supervisor.
+func New(sup *supervisor.Supervisor, log *slog.Logger) *Server {
+	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// handlerFunc is a handler that returns an error instead of writing one.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		id, ok := IdentityFrom(r.Context())
+		if !ok {
+			writeError(w, s.log, fmt.Errorf("%w: no credentials", errdefs.ErrUnauthorized))
+			return
+		}
+		if err := h(w, r, id); err != nil {
+			writeError(w, s.log, err)
+		}
+	})
+}
+
+// ServeHTTP resolves the caller's identity, then serves the route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, err := s.identify(r)
+	if err != nil {
+		writeError(w, s.log, err)
+		return
+	}
+	s.mux.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+}
+
+func (s *Server) identify(r *http.Request) (Identity, error) {
+	if p, ok := PeerFrom(r.Context()); ok {
+		if localAdmin(p, Group) {
+			return Identity{Admin: true, Actor: "uid:" + strconv.Itoa(int(p.UID))}, nil
+		}
+		return Identity{}, fmt.Errorf("%w: uid %d is neither root nor in group %s", errdefs.ErrForbidden, p.UID, Group)
+	}
+	if s.Authenticate == nil {
+		return Identity{}, fmt.Errorf("%w: the API is only served on the local socket", errdefs.ErrUnauthorized)
+	}
+	return s.Authenticate(r)
+}
+
+// writeError writes err as {"error": "..."} with its kind's status.
+func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
+	status := errdefs.HTTPStatus(err)
+	if status == http.StatusInternalServerError {
+		log.Error("request failed", "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tenement"`)
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// readJSON decodes a request body strictly (unknown fields are errors).
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty request body", errdefs.ErrInvalid)
+		}
+		return fmt.Errorf("%w: request body: %w", errdefs.ErrInvalid, err)
+	}
+	return nil
+}
+
+// instanceParam parses the {id} path segment, "service:id".
+func instanceParam(r *http.Request) (names.Instance, error) {
+	return names.Parse(r.PathValue("id"))
+}

@@ -1,0 +1,168 @@
+// Package client talks to the tenement daemon's management API, over the
+// local unix socket or over HTTP(S) with a bearer token. Errors carry the
+// daemon's message and the errdefs kind of the HTTP status, so callers can
+// test errors.Is(err, errdefs.ErrNotFound).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tenement/tenement/errdefs"
+)
+
+// Client is an API client.
+type Client struct {
+	base  string // "http://unix" for the socket, else the server URL
+	hc    *http.Client
+	token string
+	// Server is the address as given, for messages.
+	Server string
+}
+
+// New returns a client for server: "unix:/path/to/api.sock" or an
+// http(s):// URL. token may be empty on the local socket.
+func New(server, token string) (*Client, error) {
+	c := &Client{token: token, Server: server}
+	switch {
+	case strings.HasPrefix(server, "unix:"):
+		path := strings.TrimPrefix(server, "unix:")
+		if path == "" {
+			return nil, fmt.Errorf("%w: server %q: empty socket path", errdefs.ErrInvalid, server)
+		}
+		c.base = "http://unix"
+		c.hc = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", path)
+			},
+		}}
+	case strings.HasPrefix(server, "http://") || strings.HasPrefix(server, "https://"):
+		u, err := url.Parse(server)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: server %q: not a URL", errdefs.ErrInvalid, server)
+		}
+		c.base = strings.TrimRight(server, "/")
+		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	default:
+		return nil, fmt.Errorf("%w: server %q: want unix:/path or http(s)://host[:port]", errdefs.ErrInvalid, server)
+	}
+	return c, nil
+}
+
+// Do sends a JSON request (in may be nil) and decodes a JSON answer into
+// out (may be nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends a request and returns the open response body of a
+// successful answer (for log streams).
+func (c *Client) Stream(ctx context.Context, method, path string) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.connError(err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		return nil, statusError(resp)
+	}
+	return resp, nil
+}
+
+// connError explains a failure to reach the daemon.
+func (c *Client) connError(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("%w: %s did not answer in time", errdefs.ErrTimeout, c.Server)
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return fmt.Errorf("%w: cannot reach the tenement daemon at %s (%s); is `ten serve` running?", errdefs.ErrUnavailable, c.Server, msg)
+}
+
+// statusError turns an error answer into an error of its kind carrying the
+// daemon's message.
+func statusError(resp *http.Response) error {
+	var body struct {
+		Error string `json:"error"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	msg := strings.TrimSpace(string(raw))
+	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
+		msg = body.Error
+	}
+	if msg == "" {
+		msg = resp.Status
+	}
+	// The daemon's message starts with its kind already ("not found: ...");
+	// keep it readable by not repeating the kind.
+	if kind := errdefs.FromHTTPStatus(resp.StatusCode); kind != nil {
+		return &Error{kind: kind, msg: msg, Status: resp.StatusCode}
+	}
+	return &Error{msg: msg, Status: resp.StatusCode}
+}
+
+// Error is an error answer from the daemon.
+type Error struct {
+	kind   error
+	msg    string
+	Status int
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the errdefs kind of the status.
+func (e *Error) Unwrap() error { return e.kind }
+
+// DefaultTimeout bounds ordinary API calls.
+const DefaultTimeout = 2 * time.Minute

@@ -1,0 +1,180 @@
+// Package daemon wires `ten serve` together: config, store, the systemd
+// connection, the supervisor, the management API on the local socket, and
+// the HTTP listener with the proxy, using sockets from systemd when the
+// daemon is socket-activated.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tenement/tenement/activation"
+	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/store"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Options are what `ten serve` takes; flags override the config file.
+type Options struct {
+	ConfigPath string
+	Port       int    // > 0 overrides the port of settings.listen
+	Domain     string // overrides settings.domain
+	// LogWriter receives the daemon's logs (default stderr, which journald
+	// captures under systemd).
+	LogWriter *os.File
+}
+
+// shutdownGrace bounds how long in-flight requests may take at shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Run runs the daemon until ctx is done. Tenants keep running after it
+// returns: their units belong to systemd.
+func Run(ctx context.Context, o Options) error {
+	cfg, err := LoadConfig(o)
+	if err != nil {
+		return err
+	}
+	log := newLogger(o.LogWriter, cfg.Settings.LogLevel)
+	log.Info("starting", "config", cfg.Path, "data_dir", cfg.Settings.DataDir, "listen", cfg.Settings.Listen, "domain", cfg.Settings.Domain)
+
+	ls, err := activation.FromSystemd()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.Settings.DataDir, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sd, err := dbusapi.Dial(ctx, dbusapi.Options{Log: log})
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
+	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: sd, Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+
+	apiSrv := api.New(sup, log)
+	apiSrv.Auditor = st
+	apiLn, fromSD, err := ls.Unix(activation.NameAPI, cfg.Settings.APISocket, 0o660, groupID(api.Group))
+	if err != nil {
+		return err
+	}
+	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
+	httpLn, fromSD, err := ls.TCP(activation.NameHTTP, cfg.Settings.Listen)
+	if err != nil {
+		apiLn.Close()
+		return err
+	}
+	log.Info("HTTP listener", "addr", httpLn.Addr().String(), "from_systemd", fromSD)
+	for _, name := range ls.Unused() {
+		log.Warn("systemd passed a socket nobody uses", "name", name)
+	}
+
+	servers := []*server{
+		{name: "api", ln: apiLn, srv: &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}},
+		{name: "http", ln: httpLn, srv: &http.Server{Handler: newFrontend(cfg, sup, apiSrv, log), ReadHeaderTimeout: 30 * time.Second}},
+	}
+	errc := make(chan error, len(servers)+1)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var supDone sync.WaitGroup
+	supDone.Add(1)
+	go func() {
+		defer supDone.Done()
+		// Serving starts only once running units are adopted, so no
+		// request sees an adopted instance as asleep; until then the
+		// kernel queues connections on the bound sockets.
+		err := sup.Run(runCtx, func() {
+			for _, s := range servers {
+				go s.serve(errc)
+			}
+			_ = activation.Notify(activation.Ready + "\n" + activation.Status("serving"))
+			log.Info("ready")
+		})
+		if err != nil {
+			errc <- err
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down; tenants keep running")
+	case err = <-errc:
+		log.Error("stopping after a fatal error", "err", err)
+	}
+	_ = activation.Notify(activation.Stopping)
+	stop()
+	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.srv.Shutdown(shCtx); serr != nil {
+			log.Warn("shutdown", "server", s.name, "err", serr)
+		}
+	}
+	supDone.Wait()
+	return err
+}
+
+type server struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+func (s *server) serve(errc chan<- error) {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errc <- fmt.Errorf("%s server: %w", s.name, err)
+	}
+}
+
+// LoadConfig finds and loads the config and applies the flag overrides.
+func LoadConfig(o Options) (*config.Config, error) {
+	path := config.Find(o.ConfigPath)
+	if path == "" {
+		return nil, fmt.Errorf("no config file: pass --config FILE, set TENEMENT_CONFIG, or create %s", config.DefaultPath)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Override(o.Port, o.Domain); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(w *os.File, level string) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// groupID returns the id of a group, or -1 when it does not exist.
+func groupID(name string) int {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return -1
+	}
+	id, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return -1
+	}
+	return id
+}

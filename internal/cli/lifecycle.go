@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenement/tenement/client"
+	"github.com/tenement/tenement/names"
+)
+
+// instanceCmd builds a command that takes one service:id argument, parses it
+// before contacting anything, and runs f with a client.
+func (a *app) instanceCmd(use, short string, f func(ctx context.Context, c *client.Client, n names.Instance) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " SERVICE:ID",
+		Short: short,
+		Args:  exactArgs(1, "one instance, SERVICE:ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := instanceArg(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+			defer cancel()
+			return f(ctx, c, n)
+		},
+	}
+}
+
+func (a *app) spawnCmd() *cobra.Command {
+	var asJSON bool
+	cmd := a.instanceCmd("spawn", "Start an instance (creating it) and wait until it is ready", func(ctx context.Context, c *client.Client, n names.Instance) error {
+		r, err := c.Spawn(ctx, n)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return a.printJSON(r)
+		}
+		a.printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
+		return nil
+	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) stopCmd() *cobra.Command {
+	return a.instanceCmd("stop", "Stop an instance; it stays known and wakes on the next request", func(ctx context.Context, c *client.Client, n names.Instance) error {
+		if err := c.Stop(ctx, n); err != nil {
+			return err
+		}
+		a.printf("Stopped %s\n", n)
+		return nil
+	})
+}
+
+func (a *app) restartCmd() *cobra.Command {
+	var asJSON bool
+	cmd := a.instanceCmd("restart", "Restart an instance (also brings a failed one back)", func(ctx context.Context, c *client.Client, n names.Instance) error {
+		r, err := c.Restart(ctx, n)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return a.printJSON(r)
+		}
+		a.printf("Restarted %s\n", r.Instance)
+		return nil
+	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) deleteCmd() *cobra.Command {
+	var purge bool
+	cmd := a.instanceCmd("delete", "Stop an instance and forget it (requests for it are then 404)", func(ctx context.Context, c *client.Client, n names.Instance) error {
+		if err := c.Delete(ctx, n, purge); err != nil {
+			return err
+		}
+		if purge {
+			a.printf("Deleted %s and its data\n", n)
+		} else {
+			a.printf("Deleted %s (its data dir is kept; --purge removes it)\n", n)
+		}
+		return nil
+	})
+	cmd.Flags().BoolVar(&purge, "purge", false, "also remove the instance's data dir")
+	return cmd
+}
+
+func (a *app) healthCmd() *cobra.Command {
+	var asJSON bool
+	cmd := a.instanceCmd("health", "Check an instance's health now", func(ctx context.Context, c *client.Client, n names.Instance) error {
+		r, err := c.Health(ctx, n)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return a.printJSON(r)
+		}
+		a.printf("%s: %s (%s)\n", r.Instance, r.Health, r.State)
+		return nil
+	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// fmtDuration prints a duration the way ps does: 42s, 5m, 3h, 2d.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Minute:
+		return itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return itoa(int(d/time.Hour)) + "h"
+	default:
+		return itoa(int(d/(24*time.Hour))) + "d"
+	}
+}

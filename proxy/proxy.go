@@ -1,0 +1,284 @@
+// Package proxy is tenement's HTTP front: it maps a request's Host to an
+// instance ({id}.{service}.{domain}), or to a service
+// ({service}.{domain}, weighted), wakes the instance if it sleeps, and
+// forwards the request with httputil.ReverseProxy. Bodies stream; upgrades
+// (WebSocket and any other) and server-sent events pass through; the
+// instance is kept awake while a request, stream or upgraded connection is
+// open. The root domain goes to the dashboard and API.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Backend is what the proxy needs from the supervisor.
+type Backend interface {
+	Acquire(ctx context.Context, n names.Instance) (supervisor.Lease, error)
+	Pick(service string) (names.Instance, error)
+	ServiceConfig(service string) *config.Service
+}
+
+var _ Backend = (*supervisor.Supervisor)(nil)
+
+// Observer is told about every proxied request; it must not block.
+type Observer interface {
+	Request(n names.Instance, status int, d time.Duration)
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Domain  string
+	Backend Backend
+	// Root serves the root domain (dashboard, API, metrics).
+	Root http.Handler
+	// Trusted are the proxies whose X-Forwarded-For is believed.
+	Trusted  []netip.Prefix
+	Log      *slog.Logger
+	Observer Observer
+}
+
+// Proxy is the HTTP listener's handler.
+type Proxy struct {
+	domain  string
+	backend Backend
+	root    http.Handler
+	trusted []netip.Prefix
+	log     *slog.Logger
+	obs     Observer
+	rp      *httputil.ReverseProxy
+}
+
+// New returns a Proxy.
+func New(o Options) *Proxy {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{
+		domain:  o.Domain,
+		backend: o.Backend,
+		root:    o.Root,
+		trusted: o.Trusted,
+		log:     o.Log.With("component", "proxy"),
+		obs:     o.Observer,
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    &headerTimeout{base: NewTransport()},
+		ErrorHandler: p.upstreamError,
+		BufferPool:   newBufferPool(),
+		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// NewTransport returns the shared upstream transport: keep-alive to every
+// instance, no proxy, no compression (bodies pass through as they are).
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+type ctxKey int
+
+const (
+	keyUpstream ctxKey = iota
+	keyTimeout
+)
+
+// ServeHTTP routes a request by its Host.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route := ParseHost(r.Host, p.domain)
+	switch route.Kind {
+	case KindRoot:
+		if p.root == nil {
+			plainError(w, http.StatusNotFound, "not found")
+			return
+		}
+		p.root.ServeHTTP(w, r)
+		return
+	case KindUnknown:
+		plainError(w, http.StatusNotFound, "not found")
+		return
+	}
+	svc := p.backend.ServiceConfig(route.Service)
+	if svc == nil {
+		plainError(w, http.StatusNotFound, "not found")
+		return
+	}
+	start := time.Now()
+	n := route.Instance
+	if route.Kind == KindService {
+		var err error
+		if n, err = p.backend.Pick(route.Service); err != nil {
+			p.fail(w, r, n, err, svc, start)
+			return
+		}
+	}
+	lease, err := p.backend.Acquire(r.Context(), n)
+	if err != nil {
+		p.fail(w, r, n, err, svc, start)
+		return
+	}
+	defer lease.Release()
+	ctx := context.WithValue(r.Context(), keyUpstream, lease.Addr)
+	ctx = context.WithValue(ctx, keyTimeout, svc.RequestTimeout.D())
+	sw := &statusWriter{ResponseWriter: w}
+	p.rp.ServeHTTP(sw, r.WithContext(ctx))
+	if p.obs != nil {
+		p.obs.Request(n, sw.code(), time.Since(start))
+	}
+}
+
+// fail answers a request that could not be forwarded.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, n names.Instance, err error, svc *config.Service, start time.Time) {
+	status := errdefs.HTTPStatus(err)
+	switch status {
+	case http.StatusNotFound:
+		plainError(w, status, "not found")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(svc)))
+		plainError(w, status, "service unavailable")
+		p.log.Warn("instance unavailable", "host", r.Host, "instance", n.String(), "err", err)
+	default:
+		if errors.Is(err, context.Canceled) {
+			return // the client went away while waiting
+		}
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(svc)))
+		plainError(w, status, "service unavailable")
+		p.log.Error("instance could not be reached", "host", r.Host, "instance", n.String(), "err", err)
+	}
+	if p.obs != nil && !n.IsZero() {
+		p.obs.Request(n, status, time.Since(start))
+	}
+}
+
+// retryAfter is the Retry-After seconds of a 503: the service's wake time.
+func retryAfter(svc *config.Service) int {
+	return max(1, int(svc.WakeTimeout.D().Round(time.Second)/time.Second))
+}
+
+// rewrite builds the upstream request: the instance's address, the client's
+// Host and every header unchanged (hop-by-hop headers aside), and
+// X-Forwarded-For/-Host/-Proto.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	upstream, _ := pr.In.Context().Value(keyUpstream).(string)
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = upstream
+	pr.Out.Host = pr.In.Host
+	if prior := pr.In.Header["X-Forwarded-For"]; prior != nil && p.trustedPeer(pr.In.RemoteAddr) {
+		pr.Out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded()
+	if pr.In.TLS == nil && p.trustedPeer(pr.In.RemoteAddr) {
+		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "https" || proto == "http" {
+			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+		}
+	}
+}
+
+func (p *Proxy) trustedPeer(remote string) bool {
+	if len(p.trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, pfx := range p.trusted {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamError maps a failed forward: 504 when the app sent no response
+// headers within request_timeout, 502 when it broke.
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errHeaderTimeout):
+		plainError(w, http.StatusGatewayTimeout, "gateway timeout")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads an answer.
+		w.WriteHeader(499)
+	default:
+		p.log.Warn("upstream failed", "host", r.Host, "err", err)
+		plainError(w, http.StatusBadGateway, "bad gateway")
+	}
+}
+
+func plainError(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(strconv.Itoa(status) + " " + msg + "\n"))
+}
+
+// statusWriter remembers the status code for observers. It passes Flush,
+// Hijack and the rest through via Unwrap (http.ResponseController).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
