@@ -281,4 +281,3 @@ func (s *statusWriter) code() int {
 	}
 	return s.status
 }
-

@@ -101,30 +101,30 @@ type inst struct {
 
 // Info is a snapshot of an instance for `ten ps` and the API.
 type Info struct {
-	Instance      names.Instance `json:"-"`
-	Name          string         `json:"id"` // "service:id", as the original's API
-	Service       string         `json:"service"`
-	ID            string         `json:"instance_id"`
-	Unit          string         `json:"unit"`
-	State         State          `json:"state"`
-	Health        Health         `json:"health"`
-	Port          int            `json:"port"`
-	Listen        string         `json:"socket"` // the original's name for the listen address
-	Weight        int            `json:"weight"`
-	Restarts      int            `json:"restarts"`
-	MainPID       uint32         `json:"main_pid,omitempty"`
-	Since         time.Time      `json:"since,omitzero"`
-	UptimeSecs    int64          `json:"uptime_secs"`
-	IdleSecs      int64          `json:"idle_secs"`
-	LastWake      time.Time      `json:"last_wake,omitzero"`
-	MemoryBytes   *uint64        `json:"memory_bytes"`
-	CPUNanos      *uint64        `json:"cpu_usage_nsec"`
-	Reason        string         `json:"reason,omitempty"`
-	DataDir       string         `json:"data_dir"`
-	Isolation     string         `json:"isolation"`
-	Activation    string         `json:"activation"`
-	StorageBytes  *int64         `json:"storage_used_bytes"`
-	StorageQuota  *int64         `json:"storage_quota_bytes"`
+	Instance     names.Instance `json:"-"`
+	Name         string         `json:"id"` // "service:id", as the original's API
+	Service      string         `json:"service"`
+	ID           string         `json:"instance_id"`
+	Unit         string         `json:"unit"`
+	State        State          `json:"state"`
+	Health       Health         `json:"health"`
+	Port         int            `json:"port"`
+	Listen       string         `json:"socket"` // the original's name for the listen address
+	Weight       int            `json:"weight"`
+	Restarts     int            `json:"restarts"`
+	MainPID      uint32         `json:"main_pid,omitempty"`
+	Since        time.Time      `json:"since,omitzero"`
+	UptimeSecs   int64          `json:"uptime_secs"`
+	IdleSecs     int64          `json:"idle_secs"`
+	LastWake     time.Time      `json:"last_wake,omitzero"`
+	MemoryBytes  *uint64        `json:"memory_bytes"`
+	CPUNanos     *uint64        `json:"cpu_usage_nsec"`
+	Reason       string         `json:"reason,omitempty"`
+	DataDir      string         `json:"data_dir"`
+	Isolation    string         `json:"isolation"`
+	Activation   string         `json:"activation"`
+	StorageBytes *int64         `json:"storage_used_bytes"`
+	StorageQuota *int64         `json:"storage_quota_bytes"`
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.
