@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/user"
-	"strconv"
 	"strings"
 	"time"
 
@@ -298,27 +295,6 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 		Instance: in.name, Service: svc, Settings: &s.cfg.Settings, Port: port,
 		Argv: argv, Marker: s.marker, Wrapper: s.wrapper,
 	})
-}
-
-// prepareDataDir creates the instance's data dir, owned by the service's
-// user when it has one.
-func (s *Supervisor) prepareDataDir(dir string, svc *config.Service) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	if svc.User == "" {
-		return nil
-	}
-	u, err := user.Lookup(svc.User)
-	if err != nil {
-		return fmt.Errorf("%w: user %q: %w", errdefs.ErrInvalid, svc.User, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	return nil
 }
 
 // waitReady waits until the instance is ready by its service's readiness
