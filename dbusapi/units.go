@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -141,7 +142,8 @@ type UnitState struct {
 // Loaded reports whether systemd knows the unit.
 func (u UnitState) Loaded() bool { return u.LoadState != "" && u.LoadState != "not-found" }
 
-// State reads a service unit's state. A unit systemd does not know has
+// State reads a unit's state (with the service properties for a
+// .service unit). A unit systemd does not know has
 // LoadState "not-found" and no error.
 func (c *Conn) State(ctx context.Context, name string) (UnitState, error) {
 	var up, sp map[string]any
@@ -150,7 +152,7 @@ func (c *Conn) State(ctx context.Context, name string) (UnitState, error) {
 		if up, err = sc.GetUnitPropertiesContext(ctx, name); err != nil {
 			return err
 		}
-		if load, _ := up["LoadState"].(string); load == "not-found" {
+		if load, _ := up["LoadState"].(string); load == "not-found" || !strings.HasSuffix(name, ".service") {
 			return nil
 		}
 		sp, err = sc.GetUnitTypePropertiesContext(ctx, name, "Service")

@@ -31,14 +31,7 @@ func (s *Supervisor) handle(ctx context.Context, ch dbusapi.Change) {
 		return
 	}
 	if strings.HasSuffix(ch.Unit, ".socket") {
-		if ch.ActiveState == "inactive" || ch.ActiveState == "failed" {
-			in.mu.Lock()
-			if in.socketUp && in.state != StateStopping {
-				s.log.Warn("instance socket went away", "instance", n.String(), "state", ch.ActiveState)
-				in.socketUp = false
-			}
-			in.mu.Unlock()
-		}
+		s.refreshSocket(ctx, in)
 		return
 	}
 	in.mu.Lock()
@@ -66,6 +59,30 @@ func (s *Supervisor) resync(ctx context.Context) {
 			s.refresh(ctx, in)
 		}
 	}
+}
+
+// refreshSocket notices a socket unit that went away behind the daemon's
+// back (systemctl stop of the .socket), so requests wake it again.
+func (s *Supervisor) refreshSocket(ctx context.Context, in *inst) {
+	in.mu.Lock()
+	epoch, up := in.epoch, in.socketUp
+	in.mu.Unlock()
+	if !up {
+		return
+	}
+	st, err := s.sd.State(ctx, in.name.SocketUnit())
+	if err != nil {
+		s.log.Warn("read unit state", "unit", in.name.SocketUnit(), "err", err)
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.epoch != epoch || in.state == StateStopping || st.ActiveState == "active" {
+		return
+	}
+	s.log.Warn("instance socket went away", "instance", in.name.String(), "state", st.ActiveState)
+	in.socketUp = false
+	in.owned = in.state == StateRunning || in.state == StateStarting
 }
 
 func (s *Supervisor) refresh(ctx context.Context, in *inst) {

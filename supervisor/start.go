@@ -170,6 +170,15 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	svc, socketUp := in.svc, in.socketUp
 	in.mu.Unlock()
 	socket := svc.Activation == config.ActivationSocket
+	if socket && !socketUp {
+		// The socket may listen still (the daemon restarted, or missed a
+		// signal): use it rather than fight it.
+		if st, err := s.sd.State(ctx, in.name.SocketUnit()); err == nil && st.ActiveState == "active" {
+			in.mu.Lock()
+			in.socketUp, socketUp = true, true
+			in.mu.Unlock()
+		}
+	}
 
 	if socket && socketUp {
 		// The socket listens already; start the service now.
