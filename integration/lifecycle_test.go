@@ -176,6 +176,10 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 		}
 		return nil
 	})
+	// systemd itself gave up after max_restarts (3) crash restarts in all.
+	if n := show(t, unit, "NRestarts"); n != "3" {
+		t.Errorf("NRestarts at failure = %s, want 3 (max_restarts)", n)
+	}
 	if got := systemctl(t, "is-failed", unit); got != "failed" {
 		t.Errorf("systemctl is-failed = %q", got)
 	}

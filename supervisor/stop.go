@@ -108,7 +108,10 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 	in.mu.Unlock()
 
 	err := s.sd.Stop(ctx, in.unit)
-	if err == nil && prev == StateFailed {
+	if err == nil && (prev == StateFailed || (socketUp && !full)) {
+		// A failed unit is let go; the service of a socket that stays
+		// loaded gets its start counter reset, so that wakes over time do
+		// not add up to systemd's start limit (only crash restarts should).
 		err = s.sd.ResetFailed(ctx, in.unit)
 	}
 	if full && socketUp {

@@ -101,10 +101,12 @@ func Render(s Spec) (Units, error) {
 		{"SendSIGKILL", true},
 		{"TimeoutStartUSec", usec(svc.StartupTimeout.D())},
 		{"TimeoutStopUSec", usec(svc.StopTimeout.D())},
-		{"Restart", restartPolicy(svc.Restart)},
+		{"Restart", restartPolicy(svc.Restart, set.MaxRestarts)},
 		{"RestartUSec", usec(restartDelay)},
 		{"StartLimitIntervalUSec", usec(set.RestartWindow.D())},
-		{"StartLimitBurst", uint32(set.MaxRestarts + 1)},
+		// systemd allows exactly StartLimitBurst automatic restarts within
+		// the interval (measured on 252), then the unit fails.
+		{"StartLimitBurst", uint32(set.MaxRestarts)},
 		{"SyslogIdentifier", n.Service + "-" + n.ID},
 		{"LogExtraFields", LogFields{"TENEMENT_SERVICE=" + n.Service, "TENEMENT_ID=" + n.ID, "TENEMENT_INSTANCE=" + n.String()}},
 	}
@@ -155,8 +157,10 @@ func environment(s Spec, dataDir string) []string {
 	return append(env, s.Service.Environ(v)...)
 }
 
-func restartPolicy(r string) string {
-	if r == config.RestartNever {
+// restartPolicy maps the config's restart to Restart=; max_restarts = 0
+// allows no restart at all.
+func restartPolicy(r string, maxRestarts int) string {
+	if r == config.RestartNever || maxRestarts == 0 {
 		return "no"
 	}
 	return r
