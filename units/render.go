@@ -104,9 +104,11 @@ func Render(s Spec) (Units, error) {
 		{"Restart", restartPolicy(svc.Restart, set.MaxRestarts)},
 		{"RestartUSec", usec(restartDelay)},
 		{"StartLimitIntervalUSec", usec(set.RestartWindow.D())},
-		// systemd allows exactly StartLimitBurst automatic restarts within
-		// the interval (measured on 252), then the unit fails.
-		{"StartLimitBurst", uint32(set.MaxRestarts)},
+		// StartLimitBurst counts every run within the interval, the
+		// first included (measured on 252: burst N gives N runs, and
+		// NRestarts also counts the refused attempt): max_restarts
+		// restarts need max_restarts + 1 runs.
+		{"StartLimitBurst", uint32(set.MaxRestarts + 1)},
 		{"SyslogIdentifier", n.Service + "-" + n.ID},
 		{"LogExtraFields", LogFields{"TENEMENT_SERVICE=" + n.Service, "TENEMENT_ID=" + n.ID, "TENEMENT_INSTANCE=" + n.String()}},
 	}
