@@ -290,6 +290,16 @@ func (d *daemon) request(host, path string) (int, string, error) {
 
 var httpClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
 
+// crash makes the app on port exit, with a one-shot connection: on a
+// reused keep-alive connection Go's client would resend the GET once the
+// connection dies, crashing the restarted app a second time.
+func crash(port int) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/crash", port)); err == nil {
+		resp.Body.Close()
+	}
+}
+
 // get fetches a path directly from an instance's port.
 func get(t *testing.T, port int, path string) string {
 	t.Helper()

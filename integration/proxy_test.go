@@ -355,3 +355,46 @@ func TestSocketActivationPrivateNetwork(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCrashDuringLoadIsRetried crashes an app under a steady request load:
+// requests without a body that hit the restart window are retried, not 502.
+func TestCrashDuringLoadIsRetried(t *testing.T) {
+	d := startDaemon(t, "", proxyServices)
+	d.ten("spawn", "web:crashy")
+	port := d.info("web:crashy").Port
+	stop := make(chan struct{})
+	var failed, total int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, _, err := d.request("crashy.web.test.local", "/")
+				mu.Lock()
+				total++
+				if err != nil || code != 200 {
+					failed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	for range 3 {
+		crash(port)
+		time.Sleep(500 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed across 3 crashes", failed, total)
+	}
+	t.Logf("%d requests across 3 crashes, %d failed", total, failed)
+}

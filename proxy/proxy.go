@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/tenement/tenement/config"
@@ -108,6 +109,7 @@ type ctxKey int
 const (
 	keyUpstream ctxKey = iota
 	keyTimeout
+	keyAttempt
 )
 
 // ServeHTTP routes a request by its Host.
@@ -139,19 +141,61 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	lease, err := p.backend.Acquire(r.Context(), n)
-	if err != nil {
-		p.fail(w, r, n, err, svc, start)
-		return
-	}
-	defer lease.Release()
-	ctx := context.WithValue(r.Context(), keyUpstream, lease.Addr)
-	ctx = context.WithValue(ctx, keyTimeout, svc.RequestTimeout.D())
 	sw := &statusWriter{ResponseWriter: w}
-	p.rp.ServeHTTP(sw, r.WithContext(ctx))
+	a := &attempt{until: start.Add(min(svc.WakeTimeout.D(), maxRetry)), replayable: replayable(r)}
+	for {
+		lease, err := p.backend.Acquire(r.Context(), n)
+		if err != nil {
+			p.fail(w, r, n, err, svc, start)
+			return
+		}
+		p.forward(sw, r, lease, svc, a)
+		if !a.retry {
+			break
+		}
+		// The app refused the connection: it crashed and systemd is
+		// restarting it. Acquire again (it waits while the instance
+		// starts) and retry, within wake_timeout.
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(retryDelay):
+		}
+	}
 	if p.obs != nil {
 		p.obs.Request(n, sw.code(), time.Since(start))
 	}
+}
+
+// forward sends the request to the leased instance. The lease is released
+// in a defer: ReverseProxy aborts a broken stream by panicking with
+// http.ErrAbortHandler, and a leaked lease would keep the instance awake.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor.Lease, svc *config.Service, a *attempt) {
+	defer lease.Release()
+	ctx := context.WithValue(r.Context(), keyUpstream, lease.Addr)
+	ctx = context.WithValue(ctx, keyTimeout, svc.RequestTimeout.D())
+	ctx = context.WithValue(ctx, keyAttempt, a)
+	a.retry = false
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+const (
+	// maxRetry bounds how long a request retries an app that refuses
+	// connections (restarting after a crash).
+	maxRetry   = 10 * time.Second
+	retryDelay = 20 * time.Millisecond
+)
+
+// attempt is one request's retry state, shared with the error handler.
+type attempt struct {
+	until      time.Time
+	replayable bool
+	retry      bool
+}
+
+// replayable reports whether a request can be sent again: it has no body.
+func replayable(r *http.Request) bool {
+	return r.ContentLength == 0 && len(r.TransferEncoding) == 0
 }
 
 // fail answers a request that could not be forwarded.
@@ -226,6 +270,11 @@ func (p *Proxy) trustedPeer(remote string) bool {
 // upstreamError maps a failed forward: 504 when the app sent no response
 // headers within request_timeout, 502 when it broke.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if a, _ := r.Context().Value(keyAttempt).(*attempt); a != nil && a.replayable &&
+		errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(a.until) {
+		a.retry = true // nothing was written; ServeHTTP tries again
+		return
+	}
 	switch {
 	case errors.Is(err, errHeaderTimeout):
 		plainError(w, http.StatusGatewayTimeout, "gateway timeout")
