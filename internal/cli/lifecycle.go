@@ -114,7 +114,7 @@ func (a *app) healthCmd() *cobra.Command {
 // fmtDuration prints a duration the way ps does: 42s, 5m, 3h, 2d.
 func fmtDuration(d time.Duration) string {
 	switch {
-	case d <= 0:
+	case d < 0:
 		return "-"
 	case d < time.Minute:
 		return itoa(int(d/time.Second)) + "s"

@@ -44,12 +44,12 @@ func (a *app) psCmd() *cobra.Command {
 				if i.MemoryBytes != nil {
 					mem = fmtBytes(*i.MemoryBytes)
 				}
-				health := string(i.Health)
+				health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
 				if i.State != "running" {
-					health = "-"
+					health, uptime = "-", "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\n", i.Name, i.Unit, i.State, health, i.Port,
-					fmtDuration(time.Duration(i.UptimeSecs)*time.Second), i.Restarts, mem, i.Weight)
+					uptime, i.Restarts, mem, i.Weight)
 			}
 			return tw.Flush()
 		},
