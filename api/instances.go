@@ -24,6 +24,12 @@ func (s *Server) routes() {
 	s.handle("POST /api/instances/{id}/delete", s.deleteInstance)
 	s.handle("PUT /api/instances/{id}/weight", s.weight)
 	s.handle("GET /api/instances/{id}/health", s.health)
+	s.handle("GET /api/instances/{id}/storage", s.storage)
+	s.handle("POST /api/deploy", s.deploy)
+	s.handle("POST /api/route", s.route)
+	s.logRoutes()
+	s.tokenRoutes()
+	s.auditRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, fmt.Errorf("%w: %s %s", errdefs.ErrNotFound, r.Method, r.URL.Path))
 	})
@@ -232,10 +238,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) err
 	return nil
 }
 
-// Auditor records changes; *store.Store is one.
+// Auditor records changes and reads them back; *store.Store is one.
 type Auditor interface {
 	Audit(e store.AuditEntry) (store.AuditEntry, error)
+	AuditLog(limit int) ([]store.AuditEntry, error)
 }
+
+var _ Auditor = (*store.Store)(nil)
 
 // audit records a change with its outcome. Failing to audit is logged, and
 // does not fail the change that already happened.

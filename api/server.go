@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -31,16 +33,30 @@ type Server struct {
 	// Auditor, if set, records every change.
 	Auditor Auditor
 	// Authenticate resolves the identity of a request that did not come
-	// over the local socket; nil rejects every such request.
+	// over the local socket; nil rejects every such request. TokenAuth
+	// makes one from an *auth.Authenticator.
 	Authenticate func(r *http.Request) (Identity, error)
+	// Tokens, if set, serves /api/tokens.
+	Tokens TokenStore
+	// Logs, if set, serves /api/logs and /api/logs/stream.
+	Logs LogReader
+
+	streams     streamLimits
+	streamsDone context.Context // done when CloseStreams is called
+	closeStream context.CancelFunc
 }
 
 // New returns an API server for a supervisor.
 func New(sup *supervisor.Supervisor, log *slog.Logger) *Server {
 	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux()}
+	s.streamsDone, s.closeStream = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
+
+// CloseStreams ends every open log stream, so that a server's Shutdown
+// need not wait for them; use it with http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() { s.closeStream() }
 
 // handlerFunc is a handler that returns an error instead of writing one.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
@@ -58,8 +74,17 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 	})
 }
 
-// ServeHTTP resolves the caller's identity, then serves the route.
+// publicPaths are served without credentials.
+var publicPaths = map[string]bool{"/health": true}
+
+// ServeHTTP resolves the caller's identity, then serves the route. Every
+// path but the public ones needs credentials, unknown paths included (so an
+// anonymous caller cannot probe which routes exist).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if publicPaths[r.URL.Path] {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
 	id, err := s.identify(r)
 	if err != nil {
 		writeError(w, s.log, err)
@@ -89,6 +114,10 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tenement"`)
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((ra.RetryAfter()+time.Second-1)/time.Second))))
 	}
 	writeJSON(w, status, map[string]string{"error": err.Error()})
 }

@@ -249,9 +249,25 @@ func (s *Supervisor) known(n names.Instance) (*inst, error) {
 	return nil, fmt.Errorf("%w: instance %s", errdefs.ErrNotFound, n)
 }
 
+// Create makes an instance known without starting it, with the given
+// routing weight; an instance that is known already is left as it is. A
+// deploy creates a new version with weight 0, so that weighted traffic
+// reaches it only once it is healthy.
+func (s *Supervisor) Create(n names.Instance, weight int) error {
+	if weight < 0 || weight > 100 {
+		return fmt.Errorf("%w: weight %d: want 0–100", errdefs.ErrInvalid, weight)
+	}
+	_, err := s.ensureWeight(n, weight)
+	return err
+}
+
 // ensure returns the instance, creating (and storing) it when its service
 // is configured and it is not known yet.
 func (s *Supervisor) ensure(n names.Instance) (*inst, error) {
+	return s.ensureWeight(n, DefaultWeight)
+}
+
+func (s *Supervisor) ensureWeight(n names.Instance, weight int) (*inst, error) {
 	if in := s.lookup(n); in != nil {
 		return in, nil
 	}
@@ -268,7 +284,7 @@ func (s *Supervisor) ensure(n names.Instance) (*inst, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := store.Instance{Service: n.Service, ID: n.ID, Port: port, Weight: DefaultWeight, CreatedAt: time.Now().UTC()}
+	rec := store.Instance{Service: n.Service, ID: n.ID, Port: port, Weight: weight, CreatedAt: time.Now().UTC()}
 	if err := s.store.CreateInstance(rec); err != nil {
 		s.ports.release(port)
 		return nil, fmt.Errorf("remember %s: %w", n, err)

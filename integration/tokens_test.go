@@ -1,0 +1,229 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/store"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// TestTokenGenWithAndWithoutDaemon creates tokens through the running
+// daemon and directly in the store while it is stopped, uses them, and
+// reads every file the daemon keeps for a plaintext token.
+func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
+	d := startDaemon(t, "", apiServices)
+	d.ten("spawn", "notes:alice")
+	d.ten("spawn", "notes:bob")
+
+	// Through the daemon: the token alone on the first line of stdout.
+	out, errOut, err := d.tenSplit("token-gen", "--tenant", "alice")
+	if err != nil {
+		t.Fatalf("token-gen: %v %s", err, errOut)
+	}
+	viaDaemon := strings.TrimSuffix(out, "\n")
+	if len(viaDaemon) != 43 || strings.ContainsAny(viaDaemon, " \n") || !strings.Contains(errOut, "shown only this once") {
+		t.Fatalf("token-gen stdout %q, stderr %q", out, errOut)
+	}
+	admin := d.tokenGen("")
+
+	// Without the daemon: the store is opened directly.
+	d.stop()
+	out, errOut, err = d.tenSplit("token-gen", "--tenant", "bob", "--description", "offline")
+	if err != nil {
+		t.Fatalf("token-gen without a daemon: %v %s", err, errOut)
+	}
+	offline := strings.TrimSuffix(out, "\n")
+	if len(offline) != 43 {
+		t.Fatalf("offline token-gen stdout %q", out)
+	}
+	listOut, errOut, err := d.tenSplit("token", "list", "--json")
+	if err != nil {
+		t.Fatalf("token list without a daemon: %v %s", err, errOut)
+	}
+	var list []api.TokenInfo
+	if err := json.Unmarshal([]byte(listOut), &list); err != nil || len(list) != 3 {
+		t.Fatalf("token list: %v %s", err, listOut)
+	}
+	d.start()
+
+	// Every token works over TCP, scoped as created.
+	for _, tc := range []struct {
+		token string
+		want  []string
+	}{
+		{viaDaemon, []string{"notes:alice"}},
+		{offline, []string{"notes:bob"}},
+		{admin.Token, []string{"notes:alice", "notes:bob"}},
+	} {
+		ps := d.tcpTen(tc.token, "ps", "--json")
+		var got []supervisor.Info
+		if err := json.Unmarshal([]byte(ps), &got); err != nil {
+			t.Fatalf("ps --json: %v %s", err, ps)
+		}
+		var gotNames []string
+		for _, i := range got {
+			gotNames = append(gotNames, i.Name)
+		}
+		if strings.Join(gotNames, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("ps with token %.6s…: %v, want %v", tc.token, gotNames, tc.want)
+		}
+	}
+	// Over TCP a tenant's CLI fails on another tenant's instance, in one line.
+	for _, args := range [][]string{{"logs", "notes:bob"}, {"health", "notes:bob"}, {"restart", "notes:bob"}, {"stop", "notes:alice"}} {
+		out, err := d.tcpTenErr(viaDaemon, args...)
+		if err == nil || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "ten: ") {
+			t.Errorf("alice: ten %v: %v %q", args, err, out)
+		}
+	}
+	// The offline creation is audited.
+	if audit := d.ten("audit"); !strings.Contains(audit, "(daemon not running)") || !strings.Contains(audit, "token-create") {
+		t.Errorf("audit log:\n%s", audit)
+	}
+
+	// Revoke through the daemon: the token stops working at once.
+	var bobID string
+	for _, tok := range list {
+		if tok.Tenant == "bob" {
+			bobID = tok.ID
+		}
+	}
+	d.ten("token", "revoke", bobID)
+	if out, err := d.tcpTenErr(offline, "ps"); err == nil || !strings.Contains(out, "invalid token") {
+		t.Errorf("revoked token: %v %s", err, out)
+	}
+
+	// No file under the data dir or next to the config holds a token, in
+	// text or raw; the store holds their hashes (so we read the right file).
+	d.stop()
+	files := readAll(t, d.dir)
+	for _, secret := range []string{viaDaemon, offline, admin.Token} {
+		raw, err := base64.RawURLEncoding.DecodeString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, b := range files {
+			if bytes.Contains(b, []byte(secret)) || bytes.Contains(b, raw) {
+				t.Errorf("%s holds a token in plain text", path)
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(viaDaemon))
+	db := files[filepath.Join(d.dataDir, store.FileName)]
+	if !bytes.Contains(db, []byte(hex.EncodeToString(sum[:]))) {
+		t.Errorf("the store (%d bytes) lacks the token's hash", len(db))
+	}
+}
+
+// readAll reads every regular file under dir.
+func readAll(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.Type().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			out[path] = b
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no files under %s", dir)
+	}
+	return out
+}
+
+// tcpTen runs the CLI against the daemon's HTTP listener with a token.
+func (d *daemon) tcpTen(token string, args ...string) string {
+	d.t.Helper()
+	out, err := d.tcpTenErr(token, args...)
+	if err != nil {
+		d.t.Fatalf("ten %s over TCP: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (d *daemon) tcpTenErr(token string, args ...string) (string, error) {
+	server := fmt.Sprintf("http://127.0.0.1:%d", d.port)
+	out, errOut, err := d.tenSplit(append([]string{"--server", server, "--token", token}, args...)...)
+	return out + errOut, err
+}
+
+// TestFailedAttemptsThrottleOneClient: ten wrong tokens from 127.0.0.2 get
+// that address 429s, even with a valid token; 127.0.0.3 is not affected.
+func TestFailedAttemptsThrottleOneClient(t *testing.T) {
+	d := startDaemon(t, `trusted_proxies = ["127.0.0.5"]`, apiServices)
+	alice := d.tokenGen("alice")
+	bad, good := apiClient("127.0.0.2"), apiClient("127.0.0.3")
+	wrong := strings.Repeat("A", 43)
+	for i := range 10 {
+		if a := d.call(bad, "GET", "/api/instances", wrong, ""); a.status != 401 {
+			t.Fatalf("wrong token %d: %d %s", i+1, a.status, a.body)
+		}
+	}
+	a := d.call(bad, "GET", "/api/instances", alice.Token, "")
+	if a.status != 429 || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "too many") {
+		t.Fatalf("valid token from the throttled client: %d %q %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if a := d.call(good, "GET", "/api/instances", alice.Token, ""); a.status != 200 {
+		t.Fatalf("valid token from another client: %d %s", a.status, a.body)
+	}
+	if a := d.call(good, "GET", "/api/instances", wrong, ""); a.status != 401 {
+		t.Fatalf("wrong token from another client: %d %s", a.status, a.body)
+	}
+	// The local socket is not throttled.
+	d.ten("ps")
+	// Requests without a token are refused but do not count.
+	fresh := apiClient("127.0.0.4")
+	for range 15 {
+		if a := d.call(fresh, "GET", "/api/instances", "", ""); a.status != 401 {
+			t.Fatalf("no token: %d", a.status)
+		}
+	}
+	if a := d.call(fresh, "GET", "/api/instances", alice.Token, ""); a.status != 200 {
+		t.Fatalf("after requests without a token: %d %s", a.status, a.body)
+	}
+
+	// Behind a trusted proxy, the client is the one X-Forwarded-For names;
+	// an untrusted peer's X-Forwarded-For is ignored.
+	proxy, other := apiClient("127.0.0.5"), apiClient("127.0.0.6")
+	from := func(client string) map[string]string { return map[string]string{"X-Forwarded-For": client} }
+	for i := range 10 {
+		if a := d.callH(proxy, "GET", "/api/instances", wrong, "", from("192.0.2.1")); a.status != 401 {
+			t.Fatalf("wrong token %d via the proxy: %d %s", i+1, a.status, a.body)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		c      *http.Client
+		client string
+		want   int
+	}{
+		{"the throttled client via the proxy", proxy, "192.0.2.1", 429},
+		{"another client via the proxy", proxy, "192.0.2.2", 200},
+		{"an untrusted peer claiming to be the throttled client", other, "192.0.2.1", 200},
+	} {
+		if a := d.callH(tc.c, "GET", "/api/instances", alice.Token, "", from(tc.client)); a.status != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.name, a.status, tc.want, a.body)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenement/tenement/client"
+)
+
+func (a *app) auditCmd() *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show the audit log: who changed what, when, and how it ended (admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return fmt.Errorf("audit: -n %d: want 0 (all) or more", limit)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+			defer cancel()
+			log, err := c.Audit(ctx, limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(log)
+			}
+			if len(log) == 0 {
+				a.printf("The audit log is empty\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAILS")
+			for _, e := range log {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Actor, e.Action,
+					e.Target, oneLine(e.Result), e.Details)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVarP(&limit, "lines", "n", 50, "show the newest N entries (0: all)")
+	return cmd
+}
