@@ -116,7 +116,7 @@ func (s *Supervisor) adoptState(in *inst, st dbusapi.UnitState, socketUp bool) {
 		}
 		s.beginRun(in)
 	case "activating":
-		s.beginStart(in, false)
+		s.beginStart(in, false, false)
 	case "failed":
 		in.state = StateFailed
 		if in.reason == "" {

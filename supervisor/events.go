@@ -130,7 +130,7 @@ func (s *Supervisor) apply(in *inst, st dbusapi.UnitState, epoch uint64) {
 			// systemd is restarting a crashed app: wait for it again.
 			s.log.Warn("instance crashed; systemd is restarting it", "instance", in.name.String(), "result", st.Result)
 			in.endRun()
-			s.beginStart(in, false)
+			s.beginStart(in, false, false)
 		case active == "failed":
 			failReason = fmt.Sprintf("unit failed (result %s, status %d) after %d restarts by systemd; see journalctl -u %s",
 				st.Result, st.ExecMainStatus, st.NRestarts, in.unit)
@@ -145,7 +145,7 @@ func (s *Supervisor) apply(in *inst, st dbusapi.UnitState, epoch uint64) {
 		// Socket activation: a connection started the service.
 		if in.svc.Activation == config.ActivationSocket && (active == "activating" || active == "active") {
 			in.lastWake = time.Now()
-			s.beginStart(in, false)
+			s.beginStart(in, false, true)
 		}
 	case StateFailed:
 		if active == "inactive" {

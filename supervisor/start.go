@@ -58,7 +58,7 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, wake bool) erro
 			}
 			continue
 		case StateAsleep:
-			s.beginStart(in, true)
+			s.beginStart(in, true, wake)
 		}
 		o := in.start // starting: a start is always in progress
 		in.mu.Unlock()
@@ -90,8 +90,9 @@ func wait(ctx context.Context, o *op, n names.Instance, what string) error {
 // beginStart moves in to starting and runs the start in the background,
 // bounded by startup_timeout and not by any one caller. With launch false
 // systemd is already (re)starting the unit and only readiness is awaited.
-// The caller holds in.mu.
-func (s *Supervisor) beginStart(in *inst, launch bool) {
+// wake marks a start caused by a request (or a connection to the socket),
+// which the observer counts as a wake. The caller holds in.mu.
+func (s *Supervisor) beginStart(in *inst, launch, wake bool) {
 	o := newOp()
 	ctx, cancel := context.WithTimeout(s.ctx, in.svc.StartupTimeout.D())
 	o.cancel = cancel
@@ -99,10 +100,10 @@ func (s *Supervisor) beginStart(in *inst, launch bool) {
 	in.state = StateStarting
 	in.health = HealthUnknown
 	in.fails = 0
-	go s.runStart(ctx, in, o, launch)
+	go s.runStart(ctx, in, o, launch, wake)
 }
 
-func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch bool) {
+func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake bool) {
 	t0 := time.Now()
 	var err error
 	if launch {
@@ -159,7 +160,7 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch bool)
 	} else {
 		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
 	}
-	if launch {
+	if wake {
 		s.obs.Woke(in.name, time.Since(t0), err)
 	}
 }
@@ -207,7 +208,7 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	if err != nil {
 		return err
 	}
-	if err := s.prepareDataDir(u.DataDir, svc); err != nil {
+	if err := s.prepareDataDir(in, u.DataDir, svc); err != nil {
 		return err
 	}
 	in.mu.Lock()

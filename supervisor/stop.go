@@ -33,6 +33,7 @@ func (s *Supervisor) Restart(ctx context.Context, n names.Instance) (Info, error
 	if err := s.stopInst(ctx, in, false); err != nil {
 		return Info{}, err
 	}
+	s.obs.Restarted(n, "user")
 	if err := s.update(in, func(r *store.Instance) {
 		r.Failed, r.FailedReason, r.FailedAt = false, "", time.Time{}
 		r.Restarts++
@@ -72,6 +73,7 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 		return err
 	}
 	s.ports.release(port)
+	s.obs.Deleted(n)
 	if purge {
 		if err := os.RemoveAll(s.dataDir(n)); err != nil {
 			return fmt.Errorf("purge %s: %w", n, err)

@@ -68,10 +68,16 @@ type Options struct {
 	Observer Observer
 }
 
-// Observer receives lifecycle events; it must not block.
+// Observer receives lifecycle events (for metrics); it must not block.
 type Observer interface {
+	// Woke reports a start caused by a request or a connection to the
+	// instance's socket: how long until it was ready, or why it failed.
 	Woke(n names.Instance, d time.Duration, err error)
+	// Restarted reports a restart: "crash" (by systemd), "unhealthy" (by
+	// the daemon) or "user".
 	Restarted(n names.Instance, reason string)
+	// Deleted reports that an instance is forgotten.
+	Deleted(n names.Instance)
 }
 
 // Supervisor keeps the instances of one daemon.
@@ -132,6 +138,7 @@ type nopObserver struct{}
 
 func (nopObserver) Woke(names.Instance, time.Duration, error) {}
 func (nopObserver) Restarted(names.Instance, string)          {}
+func (nopObserver) Deleted(names.Instance)                    {}
 
 // Marker is the value of TENEMENT_DAEMON= in this daemon's units.
 func (s *Supervisor) Marker() string { return s.marker }
