@@ -28,7 +28,11 @@ type (
 		IgnoreMissing       bool
 		Flags               uint64
 	}
-	tmpfs struct{ Path, Options string } // a(ss)
+	tmpfs    struct{ Path, Options string } // a(ss)
+	nameList struct {                       // (bas)
+		Allow bool
+		Names []string
+	}
 )
 
 // msRec is MS_REC, the flag of a recursive bind mount in BindPaths.
@@ -90,6 +94,8 @@ func convert(v any) (any, error) {
 			out[i] = tmpfs{t.Path, t.Options}
 		}
 		return out, nil
+	case units.NameList:
+		return nameList{Allow: x.Allow, Names: x.Names}, nil
 	default:
 		return nil, fmt.Errorf("unsupported value type %T", v)
 	}

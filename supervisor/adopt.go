@@ -51,6 +51,7 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 			continue
 		}
 		s.adoptState(in, st, sockets[n] == "active")
+		s.watchStorage(in, s.dataDir(n))
 		adopted++
 	}
 	s.log.Info("adopted running units", "count", adopted)

@@ -4,19 +4,36 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
 )
 
-// prepareDataDir creates the instance's data dir, owned by the service's
-// user when it has one.
-func (s *Supervisor) prepareDataDir(dir string, svc *config.Service) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+// prepareDataDir creates the instance's data dir before its unit starts.
+//
+// For "process" it is owned by the service's user when it has one. For
+// "namespace" and "sandbox" the unit binds it over a tmpfs that hides the
+// rest of the data root, so it must exist before the start (else systemd
+// fails the unit with 226/NAMESPACE); the instance's dynamic user only
+// exists while the unit runs, so the wrapper inside the unit makes that
+// user own the dir (package isolation). The dirs above it stay root's.
+//
+// It also starts the watch of the dir's size (storage.go).
+func (s *Supervisor) prepareDataDir(in *inst, dir string, svc *config.Service) error {
+	s.watchStorage(in, dir)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	if svc.User == "" {
+	mode := os.FileMode(0o750)
+	if svc.Isolation != config.IsolationProcess {
+		mode = 0o700
+	}
+	if err := os.Mkdir(dir, mode); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if svc.Isolation != config.IsolationProcess || svc.User == "" {
 		return nil
 	}
 	u, err := user.Lookup(svc.User)

@@ -60,6 +60,10 @@ type inst struct {
 	// recMu serialises changes to the stored record (store, then rec).
 	recMu sync.Mutex
 
+	// storage is the data dir's measured size (storage.go); it has its
+	// own lock.
+	storage storageState
+
 	mu  sync.Mutex
 	svc *config.Service
 	rec store.Instance
@@ -160,6 +164,7 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 	if !in.lastActive.IsZero() {
 		i.IdleSecs = int64(now.Sub(in.lastActive) / time.Second)
 	}
+	i.StorageBytes = in.storage.used()
 	if q := in.svc.StorageQuotaMB; q > 0 {
 		b := int64(q) << 20
 		i.StorageQuota = &b

@@ -2,22 +2,123 @@ package units
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/isolation"
+)
+
+// Values of namespace flags and capabilities that the properties below
+// take over D-Bus.
+const (
+	cloneNewNS  = 0x00020000 // CLONE_NEWNS
+	cloneNewPID = 0x20000000 // CLONE_NEWPID
+
+	capChown        = 0
+	capDACOverride  = 1
+	capDACReadSrch  = 2
+	capFowner       = 3
+	capKill         = 5
+	capSetGID       = 6
+	capSetUID       = 7
+	capSysAdmin     = 21
+	errnoEPERM      = 1
+	noSetUIDFlag    = "no-setuid"
+	dataRootTmpMode = "mode=0755"
 )
 
 // isolationProperties returns the properties of the instance's isolation
 // level and may wrap exec in the level's wrapper.
 func isolationProperties(s Spec, dataDir string, exec *Exec) ([]Property, error) {
-	switch s.Service.Isolation {
+	svc := s.Service
+	switch svc.Isolation {
 	case config.IsolationProcess:
 		var p []Property
-		if s.Service.User != "" {
-			p = append(p, Property{"User", s.Service.User})
+		if svc.User != "" {
+			p = append(p, Property{"User", svc.User})
 		}
 		return p, nil
+	case config.IsolationNamespace, config.IsolationSandbox:
 	default:
-		return nil, fmt.Errorf("%w: isolation %q is not available yet; use isolation = \"process\"", errdefs.ErrUnimplemented, s.Service.Isolation)
+		return nil, fmt.Errorf("%w: %s: unknown isolation %q", errdefs.ErrInvalid, s.Instance, svc.Isolation)
+	}
+	if !filepath.IsAbs(s.Wrapper) {
+		return nil, fmt.Errorf("%w: render %s: isolation %q needs the ten binary as wrapper, have %q", errdefs.ErrInvalid, s.Instance, svc.Isolation, s.Wrapper)
+	}
+	if svc.Isolation == config.IsolationSandbox && svc.Activation == config.ActivationSocket {
+		return nil, fmt.Errorf("%w: render %s: isolation = \"sandbox\" cannot use activation = \"socket\"", errdefs.ErrInvalid, s.Instance)
+	}
+	if svc.Isolation == config.IsolationSandbox && svc.Ready == config.ReadyNotify {
+		return nil, fmt.Errorf("%w: render %s: isolation = \"sandbox\" cannot use ready = \"notify\": READY=1 cannot reach systemd from inside gVisor; use ready = \"health\" or \"tcp\"", errdefs.ErrInvalid, s.Instance)
+	}
+	user := isolation.UserName(s.Instance)
+	o := isolation.Options{Mode: svc.Isolation, User: user, DataDir: dataDir, Argv: exec.Argv}
+	if svc.Isolation == config.IsolationSandbox {
+		o.ID = isolation.ContainerID(s.Instance)
+	}
+	*exec = Exec{
+		Path:  s.Wrapper,
+		Argv:  append([]string{s.Wrapper}, o.Args()...),
+		Flags: []string{noSetUIDFlag},
+	}
+	p := sandboxing(user, s.Settings.DataDir, dataDir)
+	if svc.Isolation == config.IsolationNamespace {
+		p = append(p, syscallFilter()...)
+	} else {
+		// runsc does not pass the stop's SIGTERM on; the wrapper does,
+		// to gVisor's sandbox process, which gives it to the app. Sent
+		// to every process (control-group), it would kill the sandbox
+		// before the app could shut down. The final SIGKILL still goes
+		// to the whole cgroup.
+		p = append(p, Property{"KillMode", "mixed"})
+	}
+	return p, nil
+}
+
+// sandboxing is what systemd does for both levels: an own dynamic user,
+// whom the wrapper (started as root by the "!" semantics of ExecStartEx)
+// drops to; a read-only system with private /tmp and no devices; and of
+// the data root only the instance's own dir.
+func sandboxing(user, dataRoot, dataDir string) []Property {
+	return []Property{
+		{"DynamicUser", true},
+		{"User", user},
+		{"ProtectSystem", "strict"},
+		{"ProtectHome", "yes"},
+		{"PrivateTmp", true},
+		{"PrivateDevices", true},
+		{"PrivateIPC", true},
+		{"NoNewPrivileges", true},
+		{"ProtectKernelTunables", true},
+		{"ProtectKernelModules", true},
+		{"ProtectKernelLogs", true},
+		{"ProtectControlGroups", true},
+		{"ProtectClock", true},
+		{"RestrictSUIDSGID", true},
+		{"RestrictRealtime", true},
+		{"LockPersonality", true},
+		{"TemporaryFileSystem", []TmpFS{{Path: filepath.Clean(dataRoot), Options: dataRootTmpMode}}},
+		{"BindPaths", []BindPath{{Source: dataDir, Destination: dataDir}}},
+	}
+}
+
+// syscallFilter confines the namespace level's wrapper and app: the
+// system calls of ordinary services plus mount (the wrapper mounts /proc
+// in its namespace; without CAP_SYS_ADMIN the app cannot), failing others
+// with EPERM rather than killing (Node.js probes some); only the mount and
+// PID namespaces the wrapper makes; and only the capabilities it needs
+// before it drops to the instance's user. gVisor (sandbox) brings its own
+// filter and needs more namespaces and capabilities.
+func syscallFilter() []Property {
+	caps := uint64(1)<<capChown | 1<<capDACOverride | 1<<capDACReadSrch | 1<<capFowner |
+		1<<capKill | 1<<capSetGID | 1<<capSetUID | 1<<capSysAdmin
+	return []Property{
+		{"RestrictNamespaces", uint64(cloneNewNS | cloneNewPID)},
+		{"SystemCallArchitectures", []string{"native"}},
+		{"SystemCallFilter", NameList{Allow: true, Names: []string{"@system-service", "@mount"}}},
+		{"SystemCallErrorNumber", int32(errnoEPERM)},
+		{"RestrictAddressFamilies", NameList{Allow: true, Names: []string{"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}}},
+		{"CapabilityBoundingSet", caps},
 	}
 }

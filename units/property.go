@@ -47,6 +47,14 @@ type TmpFS struct {
 	Path, Options string
 }
 
+// NameList is a list property with an allow/deny sense, D-Bus (bas):
+// SystemCallFilter and RestrictAddressFamilies. Allow false is the "~"
+// (deny) form of a unit file.
+type NameList struct {
+	Allow bool
+	Names []string
+}
+
 // usec converts a duration to the microseconds systemd's *USec properties
 // take.
 func usec(d time.Duration) uint64 { return uint64(d / time.Microsecond) }
@@ -119,6 +127,11 @@ func formatValue(v any) string {
 			parts[i] = t.Path + ":" + t.Options
 		}
 		return strings.Join(parts, " ")
+	case NameList:
+		if x.Allow {
+			return quoteAll(x.Names)
+		}
+		return "~" + quoteAll(x.Names)
 	default:
 		return fmt.Sprintf("%v", v)
 	}

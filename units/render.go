@@ -96,7 +96,6 @@ func Render(s Spec) (Units, error) {
 		{"Environment", u.Environment},
 		{"WorkingDirectory", workdir},
 		{"Slice", n.Slice()},
-		{"KillMode", "control-group"},
 		{"KillSignal", int32(15)},
 		{"SendSIGKILL", true},
 		{"TimeoutStartUSec", usec(svc.StartupTimeout.D())},
@@ -126,6 +125,11 @@ func Render(s Spec) (Units, error) {
 	}
 	if svc.Network == config.NetworkPrivate {
 		p = append(p, Property{"PrivateNetwork", true})
+	}
+	// Stop signals go to the whole cgroup, so no process of a tenant
+	// outlives it, unless the level says otherwise (sandbox: see there).
+	if Get(level, "KillMode") == nil {
+		p = append(p, Property{"KillMode", "control-group"})
 	}
 	p = append(p, level...)
 	u.Service = p

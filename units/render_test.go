@@ -47,6 +47,24 @@ isolation = "process"
 activation = "socket"
 network = "private"
 tasks_max = 0
+
+[service.ns]
+command = "/usr/bin/node server.js"
+workdir = "/srv/ns"
+ready = "notify"
+memory_limit_mb = 256
+cpu_shares = 200
+
+[service.nssock]
+command = "/srv/app/server"
+activation = "socket"
+network = "private"
+
+[service.box]
+command = "/usr/bin/python3 -m http.server {port} --bind 127.0.0.1"
+isolation = "sandbox"
+memory_limit_mb = 512
+tasks_max = 256
 `
 
 func loadGolden(t *testing.T) *config.Config {
@@ -68,6 +86,9 @@ func TestRenderGolden(t *testing.T) {
 		{"process", "notes:alice", 20001},
 		{"limits-notify-user", "limited:bob", 20002},
 		{"socket-activation", "sock:carol-smith", 20003},
+		{"namespace", "ns:dave", 20004},
+		{"namespace-socket-private", "nssock:erin", 20005},
+		{"sandbox", "box:frank", 20006},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +137,12 @@ func TestRenderRejects(t *testing.T) {
 	c := loadGolden(t)
 	n, _ := names.Parse("notes:alice")
 	svc := c.Services["notes"]
+	boxNotify := *svc
+	boxNotify.Isolation, boxNotify.Ready = config.IsolationSandbox, config.ReadyNotify
+	boxSocket := *svc
+	boxSocket.Isolation, boxSocket.Activation = config.IsolationSandbox, config.ActivationSocket
+	nsNoWrapper := *svc
+	nsNoWrapper.Isolation = config.IsolationNamespace
 	tests := []struct {
 		name string
 		spec Spec
@@ -125,6 +152,9 @@ func TestRenderRejects(t *testing.T) {
 		{"no argv", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 1}, errdefs.ErrInvalid},
 		{"bad port", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 0, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
 		{"no service", Spec{Instance: n, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"sandbox with notify", Spec{Instance: n, Service: &boxNotify, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
+		{"sandbox with socket", Spec{Instance: n, Service: &boxSocket, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
+		{"namespace without wrapper", Spec{Instance: n, Service: &nsNoWrapper, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
