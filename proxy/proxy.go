@@ -13,9 +13,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -142,7 +144,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	a := &attempt{until: start.Add(min(svc.WakeTimeout.D(), maxRetry)), replayable: replayable(r)}
+	a := newAttempt(start.Add(min(svc.WakeTimeout.D(), maxRetry)), r)
 	for {
 		lease, err := p.backend.Acquire(r.Context(), n)
 		if err != nil {
@@ -175,6 +177,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor
 	ctx := context.WithValue(r.Context(), keyUpstream, lease.Addr)
 	ctx = context.WithValue(ctx, keyTimeout, svc.RequestTimeout.D())
 	ctx = context.WithValue(ctx, keyAttempt, a)
+	ctx = httptrace.WithClientTrace(ctx, a.trace)
 	a.retry = false
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -191,6 +194,18 @@ type attempt struct {
 	until      time.Time
 	replayable bool
 	retry      bool
+	// sent is set once the request was written to an app: a request that
+	// may have crashed it is never sent again by tenement (Go's transport
+	// itself resends an idempotent request once on a broken reused
+	// connection; that is all).
+	sent  atomic.Bool
+	trace *httptrace.ClientTrace
+}
+
+func newAttempt(until time.Time, r *http.Request) *attempt {
+	a := &attempt{until: until, replayable: replayable(r)}
+	a.trace = &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }}
+	return a
 }
 
 // replayable reports whether a request can be sent again: it has no body.
@@ -270,7 +285,7 @@ func (p *Proxy) trustedPeer(remote string) bool {
 // upstreamError maps a failed forward: 504 when the app sent no response
 // headers within request_timeout, 502 when it broke.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if a, _ := r.Context().Value(keyAttempt).(*attempt); a != nil && a.replayable &&
+	if a, _ := r.Context().Value(keyAttempt).(*attempt); a != nil && a.replayable && !a.sent.Load() &&
 		errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(a.until) {
 		a.retry = true // nothing was written; ServeHTTP tries again
 		return
