@@ -2,10 +2,12 @@
 // service manager.
 //
 // Under systemd, tenement.socket holds the listening sockets and passes them
-// to the daemon by name (LISTEN_FDS / LISTEN_FDNAMES): a daemon restart drops
-// no connection, because the kernel keeps queueing on the sockets systemd
-// holds. Run by hand, the daemon binds the same addresses itself. Notify
-// sends sd_notify states (READY=1, RELOADING=1, STOPPING=1, STATUS=).
+// to the daemon (LISTEN_FDS / LISTEN_FDNAMES): a daemon restart drops no
+// connection, because the kernel keeps queueing on the sockets systemd
+// holds. A socket's role is its name when that is one (FileDescriptorName=
+// http, https or api), else its address (Classify). Run by hand, the daemon
+// binds the same addresses itself. Notify sends sd_notify states (READY=1,
+// RELOADING=1, STOPPING=1, STATUS=).
 package activation
 
 import (
@@ -22,8 +24,10 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 )
 
-// Socket names: the FileDescriptorName= of each ListenStream= in
-// tenement.socket.
+// Socket roles. A socket whose FileDescriptorName= is one of these plays
+// that role. FileDescriptorName= is per .socket unit, so when one unit
+// (tenement.socket) carries several sockets they share its name, and
+// Classify tells them apart by address instead.
 const (
 	NameHTTP  = "http"
 	NameHTTPS = "https"

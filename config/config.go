@@ -105,6 +105,9 @@ type Settings struct {
 	// LogLevel is the daemon's log level: debug, info, warn or error.
 	// Default "info".
 	LogLevel string `toml:"log_level"`
+	// TLS is [settings.tls]: HTTPS with ACME certificates (tls.go).
+	// Default: off.
+	TLS TLS `toml:"tls"`
 
 	// Derived by Validate.
 	portLow, portHigh int

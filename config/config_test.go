@@ -182,6 +182,16 @@ func TestErrors(t *testing.T) {
 			want: `t.toml:3: service.notes.network: "private" needs activation = "socket": the tenant then serves through the socket systemd hands it`,
 		},
 		{
+			name: "notify with sandbox",
+			toml: "[service.notes]\ncommand = \"x\"\nisolation = \"sandbox\"\nready = \"notify\"\n",
+			want: `t.toml:4: service.notes.ready: "notify" does not work with isolation = "sandbox": READY=1 cannot reach systemd from inside gVisor; use "health" or "tcp"`,
+		},
+		{
+			name: "socket activation with sandbox",
+			toml: "[service.notes]\ncommand = \"x\"\nisolation = \"sandbox\"\nactivation = \"socket\"\n",
+			want: `t.toml:4: service.notes.activation: "socket" does not work with isolation = "sandbox": gVisor's runsc does not hand systemd's socket to the app; use activation = "proxy" or isolation = "namespace"`,
+		},
+		{
 			name: "user with namespace",
 			toml: "[service.notes]\ncommand = \"x\"\nuser = \"www\"\n",
 			want: `t.toml:3: service.notes.user: only for isolation = "process": namespace gives every instance its own user`,

@@ -179,8 +179,6 @@ func unknownKey(file string, loc *locator, k toml.Key) *Error {
 		e.Line = loc.line("routing")
 	} else if msg, ok := unsupported[last]; ok && k[0] == "service" && len(k) == 3 {
 		e.Msg = msg
-	} else if k[0] == "settings" && len(k) >= 2 && k[1] == "tls" {
-		e.Msg = "unknown key ([settings.tls] is not supported: terminate TLS with Caddy in front, see docs/production.md)"
 	}
 	return e
 }

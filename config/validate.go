@@ -28,6 +28,7 @@ func (c *Config) setDefaults() {
 	setInt(&s.BackoffMaxMS, 60000)
 	setStr(&s.PortRange, DefaultPortRange)
 	setStr(&s.LogLevel, "info")
+	s.TLS.setDefaults()
 	s.Domain = strings.TrimSuffix(strings.ToLower(s.Domain), ".")
 	if c.Services == nil {
 		c.Services = map[string]*Service{}
@@ -99,6 +100,7 @@ func (c *Config) validate() []*Error {
 	if c.Path != "" {
 		c.Settings.DataDir = resolve(c.Path, c.Settings.DataDir)
 	}
+	c.Settings.TLS.validate(&p, c.Settings.DataDir, c.Settings.Domain, c.Path)
 	svcNames := make([]string, 0, len(c.Services))
 	for name := range c.Services {
 		svcNames = append(svcNames, name)
@@ -188,6 +190,12 @@ func (s *Service) validate(p *problems, key, cfgPath string) {
 	}
 	if s.Network == NetworkPrivate && s.Activation != ActivationSocket {
 		p.add(key+".network", "\"private\" needs activation = \"socket\": the tenant then serves through the socket systemd hands it")
+	}
+	if s.Isolation == IsolationSandbox && s.Activation == ActivationSocket {
+		p.add(key+".activation", "\"socket\" does not work with isolation = \"sandbox\": gVisor's runsc does not hand systemd's socket to the app; use activation = \"proxy\" or isolation = \"namespace\"")
+	}
+	if s.Isolation == IsolationSandbox && s.Ready == ReadyNotify {
+		p.add(key+".ready", "\"notify\" does not work with isolation = \"sandbox\": READY=1 cannot reach systemd from inside gVisor; use \"health\" or \"tcp\"")
 	}
 	if s.MemoryLimitMB < 0 {
 		p.add(key+".memory_limit_mb", "%d: want 0 (no limit) or more", s.MemoryLimitMB)

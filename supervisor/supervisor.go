@@ -245,6 +245,10 @@ func (s *Supervisor) lookup(n names.Instance) *inst {
 	return in
 }
 
+// Known reports whether n is a known instance (asleep or not); it asks
+// nobody, so it is cheap enough for every TLS handshake.
+func (s *Supervisor) Known(n names.Instance) bool { return s.lookup(n) != nil }
+
 // known returns a known instance, or an ErrNotFound error.
 func (s *Supervisor) known(n names.Instance) (*inst, error) {
 	if in := s.lookup(n); in != nil {

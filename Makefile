@@ -1,0 +1,40 @@
+# tenement: build, test and package.
+#
+#   make build      dist/ten (static, CGO_ENABLED=0, -trimpath, version stamped)
+#   make test       scripts/test: vet, staticcheck, gofmt, go test -race (as root)
+#   make package    dist/*.deb and dist/*.rpm with nfpm (nfpm.yaml)
+#   make deps       scripts/deps: what building and testing need (Debian 12, root)
+#
+# VERSION defaults to the git tag vX.Y.Z on HEAD, else 0.0.0~gitYYYYMMDD.HASH
+# (sorts before any release). Override: make package VERSION=1.2.3 DIST=out
+
+DIST    ?= dist
+ARCH    ?= $(shell go env GOARCH)
+NFPM    ?= nfpm
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --exact-match 2>/dev/null) && echo "$${v\#v}" || \
+	{ d=$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null) && echo "0.0.0~git$$d.$$(git rev-parse --short=8 HEAD)"; } || \
+	echo 0.0.0~dev)
+LDFLAGS := -s -w -X github.com/tenement/tenement/internal/cli.version=$(VERSION)
+
+export PATH := $(PATH):/usr/local/bin:$(HOME)/go/bin
+
+.PHONY: all build test package deb rpm deps clean
+all: build
+
+build:
+	CGO_ENABLED=0 GOARCH=$(ARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/ten ./cmd/ten
+
+test:
+	scripts/test
+
+package: deb rpm
+
+deb rpm: build
+	rm -f $(DIST)/tenement[_-]*.$@
+	VERSION='$(VERSION)' ARCH='$(ARCH)' TEN_BIN='$(DIST)/ten' $(NFPM) pkg --config nfpm.yaml --packager $@ --target $(DIST)/
+
+deps:
+	scripts/deps
+
+clean:
+	rm -rf $(DIST)

@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/proxy"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Instances is what the host policy needs from the supervisor.
+type Instances interface {
+	ServiceConfig(service string) *config.Service
+	Known(n names.Instance) bool
+}
+
+var _ Instances = (*supervisor.Supervisor)(nil)
+
+// errNotServed is the host policy's answer for a name tenement does not
+// serve.
+var errNotServed = fmt.Errorf("%w: tenement serves no such host", errdefs.ErrNotFound)
+
+// hostPolicy decides which names get a certificate: the root domain itself,
+// {service}.{domain} of a configured service, and {id}.{service}.{domain}
+// of a known instance or of a service with spawn_on_request. Nothing else:
+// no IP literals, no "localhost", no names under other domains, no unknown
+// ids. It is autocert's HostPolicy and the answer of the ask endpoint that
+// Caddy's on-demand TLS consults.
+type hostPolicy struct {
+	domain string
+	insts  Instances
+}
+
+func newHostPolicy(domain string, insts Instances) *hostPolicy {
+	return &hostPolicy{domain: domain, insts: insts}
+}
+
+// Allow returns nil when host (a name, with or without a port) is one
+// tenement serves, else an error wrapping errNotServed. It asks nobody:
+// autocert calls it on every TLS handshake.
+func (p *hostPolicy) Allow(_ context.Context, host string) error {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	if name == p.domain {
+		return nil
+	}
+	route := proxy.ParseHost(name, p.domain)
+	if route.Kind != proxy.KindService && route.Kind != proxy.KindInstance {
+		return fmt.Errorf("%w: %q", errNotServed, name)
+	}
+	svc := p.insts.ServiceConfig(route.Service)
+	if svc == nil {
+		return fmt.Errorf("%w: %q: no service %q", errNotServed, name, route.Service)
+	}
+	if route.Kind == proxy.KindService || svc.SpawnOnRequest || p.insts.Known(route.Instance) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q: no instance %s", errNotServed, name, route.Instance)
+}
+
+// AskPath is the ask endpoint of Caddy's on-demand TLS, on the root domain
+// of the HTTP listener: GET AskPath?domain=NAME answers 200 when tenement
+// serves NAME, else 404.
+const AskPath = "/api/tls/ask"
+
+// withAsk serves AskPath on the root domain (an IP literal or localhost
+// included, which is how Caddy calls it) to callers on this host or in
+// trusted_proxies, and passes everything else to next. (The answer is what
+// the proxy's 404s tell anyone anyway; still, only Caddy needs it.)
+func withAsk(domain string, trusted []netip.Prefix, pol *hostPolicy, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !localOrTrusted(r.RemoteAddr, trusted) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		name := r.URL.Query().Get("domain")
+		if name == "" {
+			http.Error(w, "missing ?domain=NAME", http.StatusBadRequest)
+			return
+		}
+		if err := pol.Allow(r.Context(), name); err != nil {
+			http.Error(w, "not served", http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// localOrTrusted reports whether a peer address is a loopback address or
+// in trusted.
+func localOrTrusted(remote string, trusted []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	if a.IsLoopback() {
+		return true
+	}
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/names"
+)
+
+// fakeInstances knows services and instances; the OS boundary of the host
+// policy is the supervisor, so the fake stands in for it.
+type fakeInstances struct {
+	services map[string]*config.Service
+	known    map[string]bool // "service:id"
+}
+
+func (f *fakeInstances) ServiceConfig(svc string) *config.Service { return f.services[svc] }
+
+func (f *fakeInstances) Known(n names.Instance) bool { return f.known[n.String()] }
+
+func newFake() *fakeInstances {
+	return &fakeInstances{
+		services: map[string]*config.Service{"notes": {}, "open": {SpawnOnRequest: true}},
+		known:    map[string]bool{"notes:alice": true},
+	}
+}
+
+func TestHostPolicy(t *testing.T) {
+	tests := []struct {
+		name string
+		host string
+		want bool
+	}{
+		{"root domain", "example.com", true},
+		{"root domain, case and dot", "Example.COM.", true},
+		{"root with port", "example.com:443", true},
+		{"service", "notes.example.com", true},
+		{"known instance", "alice.notes.example.com", true},
+		{"known instance with port", "alice.notes.example.com:8443", true},
+		{"unknown instance", "mallory.notes.example.com", false},
+		{"spawn_on_request service", "anyone.open.example.com", true},
+		{"unconfigured service", "www.example.com", false},
+		{"instance of unconfigured service", "alice.www.example.com", false},
+		{"too deep", "a.alice.notes.example.com", false},
+		{"other domain", "alice.notes.example.org", false},
+		{"suffix trick", "alice.notes.evilexample.com", false},
+		{"localhost", "localhost", false},
+		{"IP literal", "127.0.0.1", false},
+		{"IPv6 literal", "[::1]", false},
+		{"invalid id", "-x.notes.example.com", false},
+		{"empty", "", false},
+	}
+	pol := newHostPolicy("example.com", newFake())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := pol.Allow(context.Background(), tt.host)
+			if got := err == nil; got != tt.want {
+				t.Fatalf("Allow(%q) = %v, want allowed=%v", tt.host, err, tt.want)
+			}
+			if err != nil && !errors.Is(err, errNotServed) {
+				t.Errorf("Allow(%q) error %v is not errNotServed", tt.host, err)
+			}
+		})
+	}
+}
+
+func TestHostPolicyFollowsTheInstances(t *testing.T) {
+	f := newFake()
+	pol := newHostPolicy("example.com", f)
+	ctx := context.Background()
+	if err := pol.Allow(ctx, "bob.notes.example.com"); !errors.Is(err, errNotServed) {
+		t.Fatalf("unknown bob: %v", err)
+	}
+	f.known["notes:bob"] = true // spawned
+	if err := pol.Allow(ctx, "bob.notes.example.com"); err != nil {
+		t.Fatalf("known bob: %v", err)
+	}
+	delete(f.known, "notes:alice") // deleted
+	if err := pol.Allow(ctx, "alice.notes.example.com"); !errors.Is(err, errNotServed) {
+		t.Fatalf("deleted alice: %v", err)
+	}
+}
+
+func TestAskEndpoint(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	f := newFake()
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	h := withAsk("example.com", trusted, newHostPolicy("example.com", f), next)
+	tests := []struct {
+		name, method, host, target string
+		remote                     string // default 127.0.0.1:40000
+		want                       int
+	}{
+		{"known instance", "GET", "127.0.0.1:8080", AskPath + "?domain=alice.notes.example.com", "", 200},
+		{"root domain", "GET", "localhost:8080", AskPath + "?domain=example.com", "[::1]:40000", 200},
+		{"via root domain host", "GET", "example.com", AskPath + "?domain=notes.example.com", "", 200},
+		{"from a trusted proxy", "GET", "example.com", AskPath + "?domain=notes.example.com", "10.1.2.3:40000", 200},
+		{"unknown instance", "GET", "127.0.0.1:8080", AskPath + "?domain=mallory.notes.example.com", "", 404},
+		{"other domain", "GET", "127.0.0.1:8080", AskPath + "?domain=example.org", "", 404},
+		{"missing domain", "GET", "127.0.0.1:8080", AskPath, "", 400},
+		{"POST", "POST", "127.0.0.1:8080", AskPath + "?domain=example.com", "", 405},
+		{"not on a tenant's host", "GET", "alice.notes.example.com", AskPath + "?domain=example.com", "", http.StatusTeapot},
+		{"not for remote clients", "GET", "example.com", AskPath + "?domain=example.com", "192.0.2.7:40000", http.StatusTeapot},
+		{"other paths pass", "GET", "127.0.0.1:8080", "/api/instances", "", http.StatusTeapot},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "http://"+tt.host+tt.target, nil)
+			r.RemoteAddr = cmp.Or(tt.remote, "127.0.0.1:40000")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("%s %s (Host %s) = %d %q, want %d", tt.method, tt.target, tt.host, w.Code, w.Body, tt.want)
+			}
+		})
+	}
+}

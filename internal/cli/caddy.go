@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/daemon"
+)
+
+// caddyOptions is what the Caddyfile is made from.
+type caddyOptions struct {
+	Domain      string
+	Upstream    string   // host:port of tenement's HTTP listener
+	DNSProvider string   // "" for on-demand TLS
+	Email       string   // ACME account contact, optional
+	Services    []string // for per-service wildcard certificates with DNSProvider
+}
+
+func (a *app) caddyCmd() *cobra.Command {
+	var (
+		o      caddyOptions
+		port   int
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "caddy",
+		Short: "Write a Caddyfile for running Caddy in front of tenement",
+		Long: `Write a Caddyfile for Caddy as tenement's HTTPS front (tenement's own
+[settings.tls] then stays off). Values come from the config file when there
+is one; flags override them.
+
+By default Caddy gets certificates on demand: at the first TLS handshake for
+a name it asks tenement (GET ` + daemon.AskPath + `?domain=NAME on tenement's
+listener), which allows only the root domain, {service}.{domain} of
+configured services and {id}.{service}.{domain} of known instances. This
+needs no DNS API and no wildcard certificate; see docs/production.md.
+
+With --dns-provider P, Caddy gets wildcard certificates (*.{domain} and
+*.{service}.{domain} for each configured service) with the ACME DNS-01
+challenge instead. That needs a Caddy built with the caddy-dns/P module
+(Debian's caddy package has none) and the provider's API token in Caddy's
+environment.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.caddyDefaults(cmd, &o, port); err != nil {
+				return err
+			}
+			text, err := renderCaddyfile(o)
+			if err != nil {
+				return err
+			}
+			if output == "" || output == "-" {
+				_, err := a.stdout.Write([]byte(text))
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(output, []byte(text), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "wrote %s; check it with: caddy validate --config %s --adapter caddyfile\n", output, output)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Domain, "domain", "d", "", "root domain (default settings.domain)")
+	f.IntVarP(&port, "port", "p", 0, "port of tenement's HTTP listener on this host (default the port of settings.listen, else 8080)")
+	f.StringVarP(&output, "output", "o", "", "write the Caddyfile to this file instead of stdout")
+	f.StringVar(&o.DNSProvider, "dns-provider", "", "Caddy DNS provider module for wildcard certificates, e.g. cloudflare (default settings.tls.dns_provider; none: on-demand certificates)")
+	return cmd
+}
+
+// caddyDefaults fills what the flags left out from the config, if any.
+func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error {
+	listen := config.DefaultListen
+	if path := config.Find(a.configPath); path != "" {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return err
+		}
+		listen = cfg.Settings.Listen
+		if o.Domain == "" {
+			o.Domain = cfg.Settings.Domain
+		}
+		if !cmd.Flags().Changed("dns-provider") {
+			o.DNSProvider = cfg.Settings.TLS.DNSProvider
+		}
+		o.Email = cfg.Settings.TLS.ACMEEmail
+		for name := range cfg.Services {
+			o.Services = append(o.Services, name)
+		}
+		sort.Strings(o.Services)
+		if cfg.Settings.TLS.Enabled {
+			fmt.Fprintln(a.stderr, "ten: warning: [settings.tls] is enabled: with Caddy in front, turn it off and let tenement listen on plain HTTP")
+		}
+	}
+	if o.Domain == "" {
+		o.Domain = config.DefaultDomain
+	}
+	o.Domain = strings.TrimSuffix(strings.ToLower(o.Domain), ".")
+	host, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("settings.listen %q: %w", listen, err)
+	}
+	if port > 0 {
+		p = strconv.Itoa(port)
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("--port %s: want 1–65535", p)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	o.Upstream = net.JoinHostPort(host, p)
+	return nil
+}
+
+// dnsTokens names the environment variable holding each DNS provider's
+// API token (as in the original tenement); Caddy reads it with {env.VAR}.
+var dnsTokens = map[string]string{
+	"cloudflare":   "CF_API_TOKEN",
+	"digitalocean": "DO_AUTH_TOKEN",
+	"vultr":        "VULTR_API_KEY",
+	"linode":       "LINODE_TOKEN",
+	"gandi":        "GANDI_API_TOKEN",
+	"namecheap":    "NAMECHEAP_API_KEY",
+	"godaddy":      "GODADDY_API_KEY",
+}
+
+// renderCaddyfile returns the Caddyfile for o.
+func renderCaddyfile(o caddyOptions) (string, error) {
+	if o.Domain == "localhost" || !strings.Contains(o.Domain, ".") {
+		return "", fmt.Errorf("domain %q: Caddy needs a public DNS name for certificates; pass --domain or set settings.domain", o.Domain)
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Caddyfile for tenement, written by `ten caddy` (tenement %s).\n#\n", version)
+	w("# Caddy terminates HTTPS for %s and the names under it, redirects HTTP to\n", o.Domain)
+	w("# HTTPS, and passes every request, Host header unchanged, to tenement's\n")
+	w("# listener on %s. In tenement.toml, keep [settings.tls] off and set\n", o.Upstream)
+	w("#   trusted_proxies = [\"127.0.0.1\", \"::1\"]\n")
+	w("# so that tenement believes Caddy's X-Forwarded-For and X-Forwarded-Proto.\n#\n")
+	w("# Check: caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile\n")
+	w("# Apply: systemctl reload caddy\n\n")
+	if o.DNSProvider == "" {
+		renderOnDemand(w, o)
+	} else {
+		renderDNS(w, o)
+	}
+	return b.String(), nil
+}
+
+func renderOnDemand(w func(string, ...any), o caddyOptions) {
+	w("# Certificates on demand: at the first TLS handshake for a name, Caddy asks\n")
+	w("# tenement whether it serves it. tenement says yes only for %s,\n", o.Domain)
+	w("# {service}.%s of configured services and {id}.{service}.%s of\n", o.Domain, o.Domain)
+	w("# known instances, so nobody can make Caddy request certificates for names\n")
+	w("# that do not exist. No DNS API and no wildcard certificate are needed; DNS\n")
+	w("# must point %s, *.%s and *.*.%s (or each name) here.\n", o.Domain, o.Domain, o.Domain)
+	w("{\n")
+	if o.Email != "" {
+		w("\temail %s\n", o.Email)
+	}
+	w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, daemon.AskPath)
+	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
+	w("\ttls {\n\t\ton_demand\n\t}\n")
+	w("\treverse_proxy %s\n}\n", o.Upstream)
+}
+
+func renderDNS(w func(string, ...any), o caddyOptions) {
+	token := "{env.DNS_API_TOKEN}"
+	switch v, ok := dnsTokens[o.DNSProvider]; {
+	case ok:
+		token = "{env." + v + "}"
+	case o.DNSProvider == "route53":
+		token = "" // reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY itself
+	}
+	w("# Wildcard certificates with the ACME DNS-01 challenge through %s.\n", o.DNSProvider)
+	w("# This needs a Caddy built with the caddy-dns/%s module, e.g.\n", o.DNSProvider)
+	w("#   xcaddy build --with github.com/caddy-dns/%s\n", o.DNSProvider)
+	w("# (Debian's caddy package has no DNS modules), and the provider's API\n")
+	if token != "" {
+		w("# token in Caddy's environment (systemctl edit caddy: Environment=%s=...).\n", strings.TrimSuffix(strings.TrimPrefix(token, "{env."), "}"))
+	} else {
+		w("# credentials in Caddy's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).\n")
+	}
+	w("# A wildcard covers one label: every service needs its own *.{service} block;\n")
+	w("# run ten caddy again after adding a service.\n")
+	if o.Email != "" {
+		w("{\n\temail %s\n}\n", o.Email)
+	}
+	tlsBlock := fmt.Sprintf("\ttls {\n\t\tdns %s %s\n\t}\n", o.DNSProvider, token)
+	tlsBlock = strings.Replace(tlsBlock, " \n", "\n", 1)
+	block := func(sites string) {
+		w("\n%s {\n%s\treverse_proxy %s\n}\n", sites, tlsBlock, o.Upstream)
+	}
+	block(fmt.Sprintf("%s, *.%s", o.Domain, o.Domain))
+	for _, svc := range o.Services {
+		block(fmt.Sprintf("*.%s.%s", svc, o.Domain))
+	}
+}

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// -update rewrites the golden files. Another test file of this package may
+// define the flag too; whichever comes first defines it.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+// caddyTestdata is absolute: some tests change the working directory.
+var caddyTestdata, _ = filepath.Abs(filepath.Join("testdata", "caddy"))
+
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(caddyTestdata, name)
+	if updateGolden() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", name, got)
+	}
+}
+
+const caddyConfig = `[settings]
+domain = "example.com"
+listen = "127.0.0.1:8081"
+trusted_proxies = ["127.0.0.1", "::1"]
+[settings.tls]
+acme_email = "admin@example.com"
+[service.notes]
+command = "/srv/notes/app"
+[service.api]
+command = "/srv/api/app"
+`
+
+// tenCaddy runs the CLI in-process with args and returns stdout, stderr
+// and the exit status.
+func tenCaddy(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a := &app{stdout: &out, stderr: &errOut}
+	root := a.root()
+	root.SetArgs(args)
+	code := 0
+	if err := root.Execute(); err != nil {
+		errOut.WriteString("ten: " + err.Error() + "\n")
+		code = 1
+	}
+	return out.String(), errOut.String(), code
+}
+
+// noConfig makes sure ten finds no config file: none in $TENEMENT_CONFIG,
+// none in the working directory, and (else the test skips) none in /etc.
+func noConfig(t *testing.T) {
+	t.Helper()
+	t.Setenv("TENEMENT_CONFIG", "")
+	t.Chdir(t.TempDir())
+	if _, err := os.Stat("/etc/tenement/tenement.toml"); err == nil {
+		t.Skip("/etc/tenement/tenement.toml exists on this machine")
+	}
+}
+
+func TestCaddyfile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tenement.toml")
+	if err := os.WriteFile(cfg, []byte(caddyConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		noConfig bool
+		golden   string
+	}{
+		{"on demand, from the config", []string{"--config", cfg, "caddy"}, false, "on-demand.Caddyfile"},
+		{"on demand, flags only", []string{"caddy", "--domain", "Example.NET.", "--port", "9000"}, true, "flags.Caddyfile"},
+		{"dns provider", []string{"--config", cfg, "caddy", "--dns-provider", "cloudflare"}, false, "dns-cloudflare.Caddyfile"},
+		{"route53 reads its own env", []string{"--config", cfg, "caddy", "--dns-provider", "route53"}, false, "dns-route53.Caddyfile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.noConfig {
+				noConfig(t)
+			}
+			out, errOut, code := tenCaddy(t, tt.args...)
+			if code != 0 {
+				t.Fatalf("ten %v: %s", tt.args, errOut)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+func TestCaddyRefusesLocalhost(t *testing.T) {
+	noConfig(t)
+	_, errOut, code := tenCaddy(t, "caddy")
+	if code == 0 || !strings.Contains(errOut, `domain "localhost"`) {
+		t.Errorf("ten caddy without a domain: %d %q, want a refusal naming localhost", code, errOut)
+	}
+}
+
+func TestCaddyOutputFile(t *testing.T) {
+	noConfig(t)
+	out := filepath.Join(t.TempDir(), "caddy", "Caddyfile")
+	if _, errOut, code := tenCaddy(t, "caddy", "-d", "example.com", "-o", out); code != 0 {
+		t.Fatal(errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(b), "on_demand") {
+		t.Errorf("written Caddyfile: %v\n%s", err, b)
+	}
+}
+
+// TestCaddyValidate runs Caddy's own check (Debian's caddy package) on
+// what ten caddy writes for on-demand certificates. The DNS-provider
+// variant needs a Caddy with that module, which Debian's has not, so only
+// its adaptation error is checked to be about the missing module.
+func TestCaddyValidate(t *testing.T) {
+	caddy, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("caddy is not installed (scripts/deps installs Debian's caddy)")
+		}
+		t.Skip("caddy is not installed (apt-get install caddy)")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tenement.toml")
+	if err := os.WriteFile(cfg, []byte(caddyConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	validate := func(file string) (string, error) {
+		cmd := exec.Command(caddy, "validate", "--config", file, "--adapter", "caddyfile")
+		// Caddy keeps state under $HOME and $XDG_*; keep it in the test's dir.
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/data", "XDG_CONFIG_HOME="+dir+"/config")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	onDemand := filepath.Join(dir, "on-demand.Caddyfile")
+	if _, errOut, code := tenCaddy(t, "--config", cfg, "caddy", "-o", onDemand); code != 0 {
+		t.Fatal(errOut)
+	}
+	if out, err := validate(onDemand); err != nil || !strings.Contains(out, "Valid configuration") {
+		t.Errorf("caddy validate %s: %v\n%s", onDemand, err, out)
+	}
+	dns := filepath.Join(dir, "dns.Caddyfile")
+	if _, errOut, code := tenCaddy(t, "--config", cfg, "caddy", "--dns-provider", "cloudflare", "-o", dns); code != 0 {
+		t.Fatal(errOut)
+	}
+	if out, err := validate(dns); err == nil || !strings.Contains(out, "dns.providers.cloudflare") {
+		t.Errorf("caddy validate of the DNS variant: %v, want only the missing module named:\n%s", err, out)
+	}
+}
