@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	s.logRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
+	s.metricsRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, fmt.Errorf("%w: %s %s", errdefs.ErrNotFound, r.Method, r.URL.Path))
 	})

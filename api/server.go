@@ -40,6 +40,8 @@ type Server struct {
 	Tokens TokenStore
 	// Logs, if set, serves /api/logs and /api/logs/stream.
 	Logs LogReader
+	// Metrics, if set, serves /metrics and the activity of /api/summary.
+	Metrics Metrics
 
 	streams     streamLimits
 	streamsDone context.Context // done when CloseStreams is called

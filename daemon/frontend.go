@@ -5,18 +5,33 @@ import (
 	"net/http"
 
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/dashboard"
 	"github.com/tenement/tenement/proxy"
 	"github.com/tenement/tenement/supervisor"
 )
 
 // newFrontend returns the HTTP listener's handler: the proxy, with the root
-// domain going to root.
-func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, root http.Handler, log *slog.Logger) http.Handler {
+// domain going to rootHandler(api). obs, if not nil, is told about every
+// proxied request (metrics).
+func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
 	return proxy.New(proxy.Options{
-		Domain:  cfg.Settings.Domain,
-		Backend: sup,
-		Root:    root,
-		Trusted: cfg.Settings.Trusted(),
-		Log:     log,
+		Domain:   cfg.Settings.Domain,
+		Backend:  sup,
+		Root:     rootHandler(api),
+		Trusted:  cfg.Settings.Trusted(),
+		Log:      log,
+		Observer: obs,
 	})
+}
+
+// rootHandler serves the root domain: the dashboard's page (/) and assets
+// (/assets/) without a token, everything else through the API, which
+// wants one.
+func rootHandler(api http.Handler) http.Handler {
+	dash := dashboard.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /assets/", dash)
+	mux.Handle("/", api)
+	return mux
 }

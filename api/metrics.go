@@ -1,0 +1,87 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tenement/tenement/metrics"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Metrics serves /metrics and the activity counts of /api/summary;
+// *metrics.Registry is one.
+type Metrics interface {
+	// ServeMetrics writes the series of the instances scope allows, or
+	// every series when scope is nil.
+	ServeMetrics(w http.ResponseWriter, r *http.Request, scope func(names.Instance) bool)
+	// Activity returns what was seen of each instance since the daemon
+	// started.
+	Activity() map[names.Instance]metrics.Activity
+}
+
+var _ Metrics = (*metrics.Registry)(nil)
+
+func (s *Server) metricsRoutes() {
+	s.handle("GET /metrics", s.metrics)
+	s.handle("GET /api/summary", s.summary)
+}
+
+// metrics serves Prometheus metrics: all of them to an admin, only the
+// series of its own instances to a tenant.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, id Identity) error {
+	if s.Metrics == nil {
+		return errNotServed("metrics")
+	}
+	var scope func(names.Instance) bool
+	if !id.Admin {
+		scope = id.CanRead
+	}
+	s.Metrics.ServeMetrics(w, r, scope)
+	return nil
+}
+
+// Summary answers GET /api/summary: counts over the instances the caller
+// may read, for the dashboard's at-a-glance view. The activity counts
+// cover the time since the daemon started.
+type Summary struct {
+	Scope           string                   `json:"scope"` // "admin" or "tenant"
+	Tenant          string                   `json:"tenant,omitempty"`
+	Instances       int                      `json:"instances"`
+	States          map[supervisor.State]int `json:"states"` // every state, with 0s
+	Restarts        int                      `json:"restarts"`
+	WakesLastMinute int                      `json:"wakes_last_minute"`
+	Wakes           uint64                   `json:"wakes_total"`
+	WakeErrors      uint64                   `json:"wake_errors_total"`
+	Requests        uint64                   `json:"requests_total"`
+	Time            time.Time                `json:"time"`
+}
+
+func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) error {
+	out := Summary{Scope: "admin", Time: time.Now().UTC(), States: map[supervisor.State]int{}}
+	if !id.Admin {
+		out.Scope, out.Tenant = "tenant", id.Tenant
+	}
+	for _, st := range []supervisor.State{supervisor.StateAsleep, supervisor.StateStarting, supervisor.StateRunning, supervisor.StateStopping, supervisor.StateFailed} {
+		out.States[st] = 0
+	}
+	var acts map[names.Instance]metrics.Activity
+	if s.Metrics != nil {
+		acts = s.Metrics.Activity()
+	}
+	for _, i := range s.sup.List(r.Context(), false) {
+		if !id.CanRead(i.Instance) {
+			continue
+		}
+		out.Instances++
+		out.States[i.State]++
+		out.Restarts += i.Restarts
+		a := acts[i.Instance]
+		out.WakesLastMinute += a.RecentWakes
+		out.Wakes += a.Wakes
+		out.WakeErrors += a.WakeErrors
+		out.Requests += a.Requests
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,194 @@
+// Drives the dashboard in Debian's Chromium (headless, through
+// playwright-core) against a running daemon. integration/dashboard_test.go
+// starts the daemon with two instances, makes the tokens and runs this
+// inside the test manager's network namespace:
+//
+//   DASHBOARD_URL     the root domain's URL, e.g. http://127.0.0.1:8080/
+//   ADMIN_TOKEN       an admin token
+//   TENANT_TOKEN      a tenant token
+//   TENANT_INSTANCE   the tenant's instance (service:id)
+//   STOP_INSTANCE     another tenant's instance, which the admin stops
+//   SCREENSHOT_DIR    where dashboard.png (and -phone, -tenant) go
+//   CHROMIUM          the browser (default /usr/bin/chromium)
+//
+// It prints one line per check and exits non-zero on the first failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`test.mjs: ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const base = need('DASHBOARD_URL');
+const adminToken = need('ADMIN_TOKEN');
+const tenantToken = need('TENANT_TOKEN');
+const tenantInstance = need('TENANT_INSTANCE');
+const stopInstance = need('STOP_INSTANCE');
+const shots = need('SCREENSHOT_DIR');
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const tenantId = tenantInstance.split(':')[1];
+
+let checks = 0;
+function ok(what) {
+  checks++;
+  console.log(`ok ${checks} - ${what}`);
+}
+
+function fail(what) {
+  throw new Error(what);
+}
+
+// waitFor polls f until it returns a truthy value.
+async function waitFor(what, f, timeout = 30000) {
+  const until = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await f();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) fail(`${what}: not within ${timeout} ms (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const rowNames = (page) => page.locator('#rows tr th').allTextContents();
+const stateOf = (page, name) => page.locator(`#rows tr[data-instance="${name}"] td[data-col="state"] .badge`).textContent();
+
+async function signIn(page, token) {
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  timeout: 60000,
+  // Playwright gives every launch a new, empty profile directory.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+const problems = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // A rejected token is a 401 the browser logs; anything else (a
+    // script error, a blocked inline style or script) is a defect.
+    if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  const external = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(new URL(base).origin)) external.push(r.url());
+  });
+
+  // 1. The page loads without a token and asks for one.
+  const resp = await page.goto(base);
+  if (resp.status() !== 200) fail(`GET ${base}: ${resp.status()}`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  ok('the page loads without a token and shows the sign-in form');
+
+  // 2. A wrong token is refused with a message.
+  await signIn(page, 'not-a-token');
+  await waitFor('error for a wrong token', async () => /not accepted/.test(await page.locator('#signin-error').textContent()));
+  ok('a wrong token is refused with a message');
+
+  // 3. The admin sees both instances and the summary.
+  await signIn(page, adminToken);
+  await waitFor('two instance rows', async () => (await rowNames(page)).length === 2);
+  const names = (await rowNames(page)).sort();
+  const want = [stopInstance, tenantInstance].sort();
+  if (names.join() !== want.join()) fail(`admin sees ${names}, want ${want}`);
+  ok(`the admin sees both instances: ${names.join(', ')}`);
+  if (!/admin/.test(await page.locator('#who-label').textContent())) fail('not signed in as admin');
+  await waitFor('summary of 2 awake', async () => (await page.locator('#s-awake').textContent()) === '2');
+  if ((await page.locator('#s-instances').textContent()) !== '2') fail('summary does not count 2 instances');
+  const wakes = Number(await page.locator('#s-wakes').textContent());
+  const requests = Number(await page.locator('#s-requests').textContent());
+  if (!(wakes >= 1 && requests >= 3)) fail(`summary: ${wakes} wakes in the last minute, ${requests} requests; want >= 1 and >= 3`);
+  ok(`the summary counts 2 instances, 2 awake, ${wakes} wake(s) in the last minute, ${requests} requests`);
+  for (const col of ['state', 'health', 'weight', 'uptime', 'memory', 'cpu', 'restarts', 'wake']) {
+    const text = (await page.locator(`#rows tr[data-instance="${tenantInstance}"] td[data-col="${col}"]`).textContent()).trim();
+    if (!text) fail(`column ${col} is empty`);
+  }
+  if ((await stateOf(page, stopInstance)) !== 'running') fail(`${stopInstance} is not running at first`);
+  ok('every column of a row has a value');
+
+  // 4. Stop one instance from the UI, confirming in the dialog.
+  await page.getByRole('button', { name: `Stop ${stopInstance}`, exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: `Stop ${stopInstance}?` });
+  await dialog.waitFor();
+  ok('stopping asks for confirmation');
+  await dialog.getByRole('button', { name: 'Stop', exact: true }).click();
+  await waitFor(`${stopInstance} asleep`, async () => (await stateOf(page, stopInstance)) === 'asleep');
+  await page.getByRole('button', { name: `Start ${stopInstance}`, exact: true }).waitFor();
+  await waitFor('summary of 1 asleep', async () => (await page.locator('#s-asleep').textContent()) === '1');
+  await waitFor('the live region', async () => (await page.locator('#announce').textContent()).includes(`${stopInstance} is now asleep`));
+  ok(`${stopInstance} is asleep after the stop; the summary and the live region follow`);
+  await waitFor('the keyboard focus back in the row', () => page.evaluate(
+    (name) => document.activeElement && document.activeElement.closest('tr')?.dataset.instance === name, stopInstance));
+  ok('after the action the focus is back on the row\'s buttons');
+  await waitFor('the toast', async () => /Stopped/.test(await page.locator('#toast').textContent()));
+
+  // 5. Logs, opened from the keyboard.
+  await page.getByRole('button', { name: `Logs ${tenantInstance}`, exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: `Logs of ${tenantInstance}` }).waitFor();
+  await waitFor('log lines', async () => /testapp/.test(await page.locator('#log-lines').textContent()));
+  ok('the logs of an instance open from the keyboard and show its lines');
+
+  await page.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });
+  ok('screenshot dashboard.png');
+
+  // 6. On a phone the rows are cards.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const display = await page.locator('#rows tr').first().evaluate((e) => getComputedStyle(e).display);
+  if (display !== 'block') fail(`on a phone a row is displayed ${display}, want block (a card)`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) fail(`on a phone the page scrolls sideways by ${overflow}px`);
+  await page.screenshot({ path: path.join(shots, 'dashboard-phone.png'), fullPage: true });
+  ok('on a phone the rows are cards and nothing scrolls sideways');
+  await page.setViewportSize({ width: 1280, height: 820 });
+
+  // 7. A tenant sees only its own instance, without admin actions.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, tenantToken);
+  if ((await page.locator('#toast').textContent()) !== '') fail('the admin\'s last message is still shown after signing out');
+  await waitFor('tenant label', async () => (await page.locator('#who-label').textContent()).includes(`tenant ${tenantId}`));
+  await waitFor('one row', async () => (await rowNames(page)).length === 1);
+  const mine = await rowNames(page);
+  if (mine.join() !== tenantInstance) fail(`tenant sees ${mine}, want only ${tenantInstance}`);
+  if (await page.locator('button[data-action="stop"], button[data-action="weight"], #spawn-form:not([hidden])').count()) {
+    fail('a tenant is offered admin actions');
+  }
+  if ((await page.locator('#s-instances').textContent()) !== '1') fail('the tenant summary does not count 1 instance');
+  ok(`the tenant sees only ${tenantInstance}, with no admin actions`);
+  await page.screenshot({ path: path.join(shots, 'dashboard-tenant.png'), fullPage: true });
+
+  if (external.length) fail(`requests left the daemon: ${external.join(', ')}`);
+  ok('no request went anywhere but the daemon');
+  if (problems.length) fail(`browser errors:\n  ${problems.join('\n  ')}`);
+  ok('no script errors and no blocked content');
+  await context.close();
+} catch (err) {
+  console.log(`not ok - ${err.message}`);
+  for (const p of browser.contexts().flatMap((c) => c.pages())) {
+    await p.screenshot({ path: path.join(shots, 'dashboard-failure.png'), fullPage: true }).catch(() => {});
+  }
+  if (problems.length) console.log(`browser errors:\n  ${problems.join('\n  ')}`);
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
+console.log(`e2e: all ${checks} checks passed`);

@@ -1,0 +1,272 @@
+// Package metrics is tenement's Prometheus instrumentation: it observes the
+// proxy's requests and the supervisor's wakes, restarts and deletions, counts
+// the errors of systemd (over D-Bus) and of the store, and at scrape time
+// reads every instance's state, memory and CPU (systemd's accounting,
+// MemoryCurrent and CPUUsageNSec over D-Bus, through the supervisor) and
+// storage use.
+//
+// A Registry has its own prometheus.Registry, never the global one. It
+// serves the text format scoped to what a caller may read (ServeMetrics):
+// a tenant sees only the series of its own instances. docs/metrics.md lists
+// every metric.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/proxy"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// Instances is where the scrape-time collector reads the instances;
+// *supervisor.Supervisor is one.
+type Instances interface {
+	List(ctx context.Context, accounting bool) []supervisor.Info
+	Known(n names.Instance) bool
+}
+
+var (
+	_ Instances           = (*supervisor.Supervisor)(nil)
+	_ supervisor.Observer = (*Registry)(nil)
+	_ proxy.Observer      = (*Registry)(nil)
+)
+
+// Histogram buckets, in seconds. Requests include the wait for a wake, so
+// their buckets reach as far as a slow start.
+var (
+	requestBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	wakeBuckets    = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+)
+
+const (
+	// wakeWindow is the window of Activity's recent wakes.
+	wakeWindow = time.Minute
+	// maxRecentWakes bounds the recent wakes kept per instance.
+	maxRecentWakes = 1024
+	// scrapeTimeout bounds the supervisor listing of one scrape.
+	scrapeTimeout = 10 * time.Second
+)
+
+// Registry holds tenement's metrics. Its observer methods never block on
+// anything but short locks.
+type Registry struct {
+	reg *prometheus.Registry
+	log *slog.Logger
+	now func() time.Time
+
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	wakes     *prometheus.CounterVec
+	wakeTime  *prometheus.HistogramVec
+	restarts  *prometheus.CounterVec
+	dbusErrs  *prometheus.CounterVec
+	storeErrs *prometheus.CounterVec
+
+	mu   sync.Mutex
+	src  Instances
+	acts map[names.Instance]*activity
+}
+
+// activity is what the registry has seen of one instance, for Activity.
+type activity struct {
+	requests, wakes, wakeErrors uint64
+	recent                      []time.Time // wakes within wakeWindow, oldest first
+}
+
+// Options configure a Registry.
+type Options struct {
+	Log *slog.Logger
+	// Runtime adds the Go runtime's and the daemon process's own metrics
+	// (go_*, process_*), which only admins see.
+	Runtime bool
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// New returns a Registry. Call Watch before serving scrapes.
+func New(o Options) *Registry {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	inst := []string{"service", "instance"}
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		log: o.Log.With("component", "metrics"),
+		now: o.Now,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_requests_total",
+			Help: "Requests proxied to an instance, by status class (2xx, 4xx, ...), including the proxy's own 503s and 504s.",
+		}, append(inst, "code")),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tenement_request_duration_seconds",
+			Help:    "Time from a request's arrival to the end of its response, including any wait for a wake.",
+			Buckets: requestBuckets,
+		}, inst),
+		wakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_wakes_total",
+			Help: "Starts of an asleep instance caused by a request or a connection to its socket, by result (ok, error).",
+		}, append(inst, "result")),
+		wakeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tenement_wake_duration_seconds",
+			Help:    "Time a successful wake took, from the start until the instance was ready.",
+			Buckets: wakeBuckets,
+		}, inst),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_restarts_total",
+			Help: "Restarts of an instance, by reason: crash (by systemd), unhealthy (by the daemon), user (the API).",
+		}, append(inst, "reason")),
+		dbusErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_dbus_errors_total",
+			Help: "Calls to systemd over D-Bus that failed, by operation and kind (method, connection, timeout, other).",
+		}, []string{"op", "kind"}),
+		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_store_errors_total",
+			Help: "Store operations that failed for a reason other than a missing or conflicting record.",
+		}, []string{"op"}),
+		acts: map[names.Instance]*activity{},
+	}
+	r.reg.MustRegister(r.requests, r.latency, r.wakes, r.wakeTime, r.restarts, r.dbusErrs, r.storeErrs, &collector{r: r})
+	if o.Runtime {
+		r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return r
+}
+
+// Watch makes the registry read the instances from src at every scrape,
+// and check against it that a requested instance exists.
+func (r *Registry) Watch(src Instances) {
+	r.mu.Lock()
+	r.src = src
+	r.mu.Unlock()
+}
+
+// Gatherer returns the registry's gatherer, unscoped (tests, tools).
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
+
+// Request records a proxied request (proxy.Observer). Requests for an
+// instance that does not exist (a 404 for a made-up id) are not recorded:
+// anyone can send them, and each would create series.
+func (r *Registry) Request(n names.Instance, status int, d time.Duration) {
+	if !r.admit(n) {
+		return
+	}
+	r.requests.WithLabelValues(n.Service, n.ID, statusClass(status)).Inc()
+	r.latency.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
+	r.mu.Lock()
+	r.activity(n).requests++
+	r.mu.Unlock()
+}
+
+// Woke records a wake (supervisor.Observer).
+func (r *Registry) Woke(n names.Instance, d time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	} else {
+		r.wakeTime.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
+	}
+	r.wakes.WithLabelValues(n.Service, n.ID, result).Inc()
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.activity(n)
+	a.wakes++
+	if err != nil {
+		a.wakeErrors++
+	}
+	a.recent = append(trimWakes(a.recent, now), now)
+	if len(a.recent) > maxRecentWakes {
+		a.recent = a.recent[len(a.recent)-maxRecentWakes:]
+	}
+}
+
+// Restarted records a restart (supervisor.Observer).
+func (r *Registry) Restarted(n names.Instance, reason string) {
+	r.restarts.WithLabelValues(n.Service, n.ID, reason).Inc()
+}
+
+// Deleted removes every series of a forgotten instance
+// (supervisor.Observer). Its scrape-time series go with it, since the
+// supervisor no longer lists it.
+func (r *Registry) Deleted(n names.Instance) {
+	match := prometheus.Labels{"service": n.Service, "instance": n.ID}
+	r.requests.DeletePartialMatch(match)
+	r.latency.DeletePartialMatch(match)
+	r.wakes.DeletePartialMatch(match)
+	r.wakeTime.DeletePartialMatch(match)
+	r.restarts.DeletePartialMatch(match)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.acts, n)
+}
+
+// activity returns n's activity, creating it; the caller holds r.mu.
+func (r *Registry) activity(n names.Instance) *activity {
+	a := r.acts[n]
+	if a == nil {
+		a = &activity{}
+		r.acts[n] = a
+	}
+	return a
+}
+
+// admit reports whether a request's observation may create or update n's
+// series: only while n is a known instance. A made-up id (which the proxy
+// answers 404) makes no series, and a request that was in flight when its
+// instance was deleted does not bring the deleted series back.
+func (r *Registry) admit(n names.Instance) bool {
+	r.mu.Lock()
+	src := r.src
+	r.mu.Unlock()
+	return src == nil || src.Known(n)
+}
+
+// Activity is what the registry has seen of one instance since the daemon
+// started.
+type Activity struct {
+	Requests   uint64
+	Wakes      uint64 // successful and failed
+	WakeErrors uint64
+	// RecentWakes counts the wakes of the last minute.
+	RecentWakes int
+}
+
+// Activity returns every instance's activity.
+func (r *Registry) Activity() map[names.Instance]Activity {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[names.Instance]Activity, len(r.acts))
+	for n, a := range r.acts {
+		a.recent = trimWakes(a.recent, now)
+		out[n] = Activity{Requests: a.requests, Wakes: a.wakes, WakeErrors: a.wakeErrors, RecentWakes: len(a.recent)}
+	}
+	return out
+}
+
+// trimWakes drops the wakes older than wakeWindow.
+func trimWakes(ts []time.Time, now time.Time) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > wakeWindow {
+		i++
+	}
+	return ts[i:]
+}
+
+// statusClass returns "2xx" for 200–299 and so on; "other" outside 100–599.
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return string(rune('0'+status/100)) + "xx"
+}
