@@ -19,8 +19,11 @@ import (
 
 	"github.com/tenement/tenement/activation"
 	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/journal"
+	"github.com/tenement/tenement/metrics"
 	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/supervisor"
 )
@@ -52,6 +55,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	ls.Classify(roles(cfg)) // one tenement.socket passes all its sockets under one name
 	st, err := store.Open(cfg.Settings.DataDir, 10*time.Second)
 	if err != nil {
 		return err
@@ -62,31 +66,43 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer sd.Close()
-	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: sd, Store: st, Log: log})
+	// Metrics count systemd's and the store's errors on the way.
+	reg := metrics.New(metrics.Options{Log: log, Runtime: true})
+	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg})
 	if err != nil {
 		return err
 	}
 
 	apiSrv := api.New(sup, log)
-	apiSrv.Auditor = st
+	reg.Watch(sup)
+	apiSrv.Metrics = reg
+	apiSrv.Auditor = reg.Auditor(st)
+	apiSrv.Tokens = st
+	apiSrv.Logs = &journal.Reader{}
+	// Requests on the root domain of the HTTP listener carry bearer
+	// tokens; the local socket's callers are known by their credentials.
+	apiSrv.Authenticate = api.TokenAuth(auth.NewAuthenticator(st, nil, cfg.Settings.Trusted(), log))
 	apiLn, fromSD, err := ls.Unix(activation.NameAPI, cfg.Settings.APISocket, 0o660, groupID(api.Group))
 	if err != nil {
 		return err
 	}
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
-	httpLn, fromSD, err := ls.TCP(activation.NameHTTP, cfg.Settings.Listen)
+	// The HTTP listener, or with [settings.tls] the HTTPS one and the
+	// redirect (listeners.go).
+	fronts, err := publicServers(cfg, ls, sup, newFrontend(cfg, sup, apiSrv, reg, log), log)
 	if err != nil {
 		apiLn.Close()
 		return err
 	}
-	log.Info("HTTP listener", "addr", httpLn.Addr().String(), "from_systemd", fromSD)
 	for _, name := range ls.Unused() {
 		log.Warn("systemd passed a socket nobody uses", "name", name)
 	}
 
-	servers := []*server{
+	servers := append([]*server{
 		{name: "api", ln: apiLn, srv: &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}},
-		{name: "http", ln: httpLn, srv: &http.Server{Handler: newFrontend(cfg, sup, apiSrv, log), ReadHeaderTimeout: 30 * time.Second}},
+	}, fronts...)
+	for _, s := range servers {
+		s.srv.RegisterOnShutdown(apiSrv.CloseStreams) // log streams never end by themselves
 	}
 	errc := make(chan error, len(servers)+1)
 	runCtx, stop := context.WithCancel(ctx)

@@ -154,7 +154,9 @@ func (s *Supervisor) apply(in *inst, st dbusapi.UnitState, epoch uint64) {
 	}
 	in.mu.Unlock()
 	if restarts > 0 {
-		s.obs.Restarted(in.name, "crash")
+		for range restarts { // signals may coalesce several restarts
+			s.obs.Restarted(in.name, "crash")
+		}
 		if err := s.update(in, func(r *store.Instance) { r.Restarts += restarts }); err != nil {
 			s.log.Error("count restart", "instance", in.name.String(), "err", err)
 		}

@@ -60,6 +60,10 @@ func (a *app) root() *cobra.Command {
 	root.AddCommand(
 		a.serveCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
 		a.psCmd(), a.healthCmd(), a.weightCmd(), a.configCmd(), a.versionCmd(),
+		a.isolateCmd(),
+		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
+		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
+		a.caddyCmd(), a.teardownCmd(),
 	)
 	return root
 }
