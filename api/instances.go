@@ -49,11 +49,8 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identi
 }
 
 func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := instanceParam(r)
+	n, err := readableParam(r, id)
 	if err != nil {
-		return err
-	}
-	if err := id.requireRead(n); err != nil {
 		return err
 	}
 	info, err := s.sup.Get(r.Context(), n)
@@ -129,11 +126,8 @@ func (s *Server) stop(w http.ResponseWriter, r *http.Request, id Identity) error
 }
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := instanceParam(r)
+	n, err := readableParam(r, id)
 	if err != nil {
-		return err
-	}
-	if err := id.requireRead(n); err != nil {
 		return err
 	}
 	info, err := s.sup.Restart(r.Context(), n)
@@ -220,11 +214,8 @@ type HealthResponse struct {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := instanceParam(r)
+	n, err := readableParam(r, id)
 	if err != nil {
-		return err
-	}
-	if err := id.requireRead(n); err != nil {
 		return err
 	}
 	h, err := s.sup.Health(r.Context(), n)

@@ -149,3 +149,13 @@ func readJSON(r *http.Request, v any) error {
 func instanceParam(r *http.Request) (names.Instance, error) {
 	return names.Parse(r.PathValue("id"))
 }
+
+// readableParam parses the {id} path segment and checks that the caller may
+// read (and so restart) that instance.
+func readableParam(r *http.Request, id Identity) (names.Instance, error) {
+	n, err := instanceParam(r)
+	if err != nil {
+		return n, err
+	}
+	return n, id.requireRead(n)
+}

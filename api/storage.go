@@ -20,11 +20,8 @@ type StorageResponse struct {
 }
 
 func (s *Server) storage(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := instanceParam(r)
+	n, err := readableParam(r, id)
 	if err != nil {
-		return err
-	}
-	if err := id.requireRead(n); err != nil {
 		return err
 	}
 	info, err := s.sup.Get(r.Context(), n)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/journal"
@@ -127,7 +129,7 @@ func TestAPIAuthMatrix(t *testing.T) {
 	aliceMark, bobMark := fmt.Sprintf("alice-secret-%d", stamp), fmt.Sprintf("bob-secret-%d", stamp)
 	get(t, d.info("notes:alice").Port, "/log?msg="+aliceMark)
 	get(t, d.info("notes:bob").Port, "/log?msg="+bobMark)
-	eventually(t, 10*time.Second, "log lines in the journal", func() error {
+	testbed.Eventually(t, 10*time.Second, "log lines in the journal", func() error {
 		a := d.call(httpClient, "GET", "/api/logs?instance=notes:bob", admin.Token, "")
 		if !strings.Contains(a.body, bobMark) {
 			return fmt.Errorf("%d %s", a.status, a.body)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/supervisor"
 )
@@ -39,7 +41,8 @@ func requireFile(t *testing.T, path, what string) {
 // see only its own instance. The screenshots go to artifacts/ at the
 // module root, which CI keeps.
 func TestDashboardInChromium(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := os.Getwd()
+	root = testbed.ModuleRoot(root)
 	if err != nil {
 		t.Fatal(err)
 	}

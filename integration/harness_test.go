@@ -27,7 +27,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m, build)) }
 
 func build(share string) error {
-	root, err := moduleRoot()
+	root, err := os.Getwd()
+	root = testbed.ModuleRoot(root)
 	if err != nil {
 		return err
 	}
@@ -53,23 +54,6 @@ func build(share string) error {
 		}
 	}
 	return nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
 }
 
 func binPath(name string) string { return filepath.Join(testbed.ShareDir(), "bin", name) }
@@ -353,20 +337,6 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-// eventually retries f until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, timeout, err)
 }
 
 type syncWriter struct {

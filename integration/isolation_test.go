@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/isolation"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/supervisor"
@@ -200,7 +202,7 @@ func TestNamespaceDataSurvivesWakeAndUIDChange(t *testing.T) {
 	// And again across a restart by systemd after a crash (straight to
 	// the app's port: the proxy may retry a GET that broke).
 	httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/crash", d.info("ns:carol").Port))
-	eventually(t, 10*time.Second, "restarted", func() error {
+	testbed.Eventually(t, 10*time.Second, "restarted", func() error {
 		if i := d.info("ns:carol"); i.State != supervisor.StateRunning || i.Restarts < 1 {
 			return fmt.Errorf("%s restarts=%d", i.State, i.Restarts)
 		}
@@ -263,7 +265,8 @@ health = "/health"
 // bound into the test manager at its own path).
 func testdata(t *testing.T) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := os.Getwd()
+	root = testbed.ModuleRoot(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +325,7 @@ func TestNamespaceLimitsSpareTheNeighbour(t *testing.T) {
 		}
 	}
 	d.must(calm, "/health")
-	eventually(t, 10*time.Second, "restart after the memory kill", func() error {
+	testbed.Eventually(t, 10*time.Second, "restart after the memory kill", func() error {
 		if p := mainPID(t, unit); p == 0 || p == pid || show(t, unit, "ActiveState") != "active" {
 			return fmt.Errorf("MainPID %d, %s", p, show(t, unit, "ActiveState"))
 		}
@@ -356,7 +359,7 @@ storage_quota_mb = 1
 `)
 	d.ten("spawn", "ns:fill")
 	dir := filepath.Join(d.dataDir, "ns", "fill")
-	eventually(t, 5*time.Second, "first measurement", func() error {
+	testbed.Eventually(t, 5*time.Second, "first measurement", func() error {
 		if i := d.info("ns:fill"); i.StorageBytes == nil || i.StorageQuota == nil || *i.StorageQuota != 1<<20 {
 			return fmt.Errorf("storage %v of %v", i.StorageBytes, i.StorageQuota)
 		}
@@ -369,7 +372,7 @@ storage_quota_mb = 1
 		}
 	}
 	write("a", 900)
-	eventually(t, 10*time.Second, "warning at 80%", func() error {
+	testbed.Eventually(t, 10*time.Second, "warning at 80%", func() error {
 		if i := d.info("ns:fill"); i.StorageBytes == nil || *i.StorageBytes < 900<<10 {
 			return fmt.Errorf("storage_used_bytes %v", i.StorageBytes)
 		}
@@ -379,7 +382,7 @@ storage_quota_mb = 1
 		return nil
 	})
 	write("b", 200)
-	eventually(t, 10*time.Second, "error at 100%", func() error {
+	testbed.Eventually(t, 10*time.Second, "error at 100%", func() error {
 		if !strings.Contains(d.Logs(), "over its storage_quota_mb") {
 			return fmt.Errorf("no error in the daemon's log")
 		}
@@ -476,13 +479,13 @@ func TestSandbox(t *testing.T) {
 			t.Fatalf("allocating 600 MiB under a 256 MiB limit succeeded")
 		}
 	}
-	eventually(t, 30*time.Second, "restart after the memory kill", func() error {
+	testbed.Eventually(t, 30*time.Second, "restart after the memory kill", func() error {
 		if p := mainPID(t, unit); p == 0 || p == pid || show(t, unit, "ActiveState") != "active" {
 			return fmt.Errorf("MainPID %d, %s", p, show(t, unit, "ActiveState"))
 		}
 		return nil
 	})
-	eventually(t, 30*time.Second, "answers again", func() error {
+	testbed.Eventually(t, 30*time.Second, "answers again", func() error {
 		if code, _, err := d.request(host, "/health"); code != 200 {
 			return fmt.Errorf("%d %v", code, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/supervisor"
 )
 
@@ -91,10 +93,10 @@ func TestSpawnIsATransientUnit(t *testing.T) {
 		t.Errorf("data dir: %v", err)
 	}
 	// The app's stdout is in the journal, by unit and by tenement's fields.
-	eventually(t, 5*time.Second, "journal by unit", func() error {
+	testbed.Eventually(t, 5*time.Second, "journal by unit", func() error {
 		return journalHas(unit, "-u", unit)
 	})
-	eventually(t, 5*time.Second, "journal by field", func() error {
+	testbed.Eventually(t, 5*time.Second, "journal by field", func() error {
 		return journalHas(unit, "TENEMENT_ID=alice", "TENEMENT_SERVICE=notes")
 	})
 	// Spawning again is a no-op that answers the same.
@@ -146,7 +148,7 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 	// One crash: systemd restarts the app (the health loop runs every 30s,
 	// so it cannot be what restarts it).
 	crash(info.Port)
-	eventually(t, 10*time.Second, "restart by systemd", func() error {
+	testbed.Eventually(t, 10*time.Second, "restart by systemd", func() error {
 		if p := mainPID(t, unit); p == 0 || p == pid || show(t, unit, "ActiveState") != "active" {
 			return fmt.Errorf("MainPID %d, state %s", p, show(t, unit, "ActiveState"))
 		}
@@ -155,7 +157,7 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 	if n := show(t, unit, "NRestarts"); n != "1" {
 		t.Errorf("NRestarts = %s, want 1", n)
 	}
-	eventually(t, 5*time.Second, "running again", func() error {
+	testbed.Eventually(t, 5*time.Second, "running again", func() error {
 		if i := d.info("notes:crash"); i.State != supervisor.StateRunning || i.Restarts != 1 {
 			return fmt.Errorf("%s restarts=%d", i.State, i.Restarts)
 		}
@@ -167,7 +169,7 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash(info.Port)
-	eventually(t, 10*time.Second, "failed", func() error {
+	testbed.Eventually(t, 10*time.Second, "failed", func() error {
 		if s := show(t, unit, "ActiveState"); s != "failed" {
 			return fmt.Errorf("ActiveState %s", s)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/journal"
 )
 
@@ -26,7 +28,7 @@ func TestLogsFromJournal(t *testing.T) {
 	get(t, bob, "/log?msg=bob-"+tag)
 
 	var out string
-	eventually(t, 10*time.Second, "the last line in ten logs", func() error {
+	testbed.Eventually(t, 10*time.Second, "the last line in ten logs", func() error {
 		out = d.ten("logs", "notes:alice", "-n", "5")
 		if !strings.Contains(out, tag+"-10") {
 			return fmt.Errorf("ten logs -n 5:\n%s", out)

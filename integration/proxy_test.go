@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/testbed"
+
 	"github.com/tenement/tenement/supervisor"
 )
 
@@ -82,7 +84,7 @@ func TestWakeOnceFor100ConcurrentRequests(t *testing.T) {
 	for e := range errs {
 		t.Error("request failed:", e)
 	}
-	eventually(t, 5*time.Second, "journal", func() error {
+	testbed.Eventually(t, 5*time.Second, "journal", func() error {
 		if got := starts(t, unit) - before; got != 1 {
 			return fmt.Errorf("app started %d times, want 1", got)
 		}
@@ -122,7 +124,7 @@ func TestIdleSleepAndWakeKeepsData(t *testing.T) {
 		t.Fatalf("write: %d %v", code, err)
 	}
 	// Health checks run every 200ms and must not keep it awake.
-	eventually(t, 6*time.Second, "asleep after idle_timeout", func() error {
+	testbed.Eventually(t, 6*time.Second, "asleep after idle_timeout", func() error {
 		if i := d.info("web:bob"); i.State != supervisor.StateAsleep {
 			return fmt.Errorf("state %s", i.State)
 		}
@@ -194,7 +196,7 @@ func TestOpenStreamsKeepInstanceAwake(t *testing.T) {
 	// Closed, they fall asleep.
 	conn.Close()
 	sresp.Body.Close()
-	eventually(t, 6*time.Second, "asleep after the streams closed", func() error {
+	testbed.Eventually(t, 6*time.Second, "asleep after the streams closed", func() error {
 		ps := d.ps()
 		for _, n := range []string{"web:ws", "web:sse"} {
 			if ps[n].State != supervisor.StateAsleep {
@@ -267,7 +269,7 @@ func TestProxyErrors(t *testing.T) {
 		t.Errorf("slow wake: %d Retry-After=%q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// The wake goes on in the background; once ready, requests succeed.
-	eventually(t, 10*time.Second, "slow instance ready", func() error {
+	testbed.Eventually(t, 10*time.Second, "slow instance ready", func() error {
 		if code, _, err := d.request("x.slow.test.local", "/"); code != 200 {
 			return fmt.Errorf("%d %v", code, err)
 		}
@@ -336,7 +338,7 @@ func TestSocketActivationPrivateNetwork(t *testing.T) {
 	}
 	// Idle: the service stops, the socket stays; the next request is
 	// queued by the kernel and wakes the service.
-	eventually(t, 6*time.Second, "service asleep", func() error {
+	testbed.Eventually(t, 6*time.Second, "service asleep", func() error {
 		if s := systemctl(t, "is-active", unit); s == "active" {
 			return fmt.Errorf("service %s", s)
 		}
@@ -348,7 +350,7 @@ func TestSocketActivationPrivateNetwork(t *testing.T) {
 	if code, body, _ := d.request("p.sock.test.local", "/"); code != 200 || !strings.HasPrefix(body, "hello from sock:p") {
 		t.Fatalf("socket wake: %d %q", code, body)
 	}
-	eventually(t, 5*time.Second, "running", func() error {
+	testbed.Eventually(t, 5*time.Second, "running", func() error {
 		if i := d.info("sock:p"); i.State != supervisor.StateRunning {
 			return fmt.Errorf("%s", i.State)
 		}
@@ -419,7 +421,7 @@ func TestPoisonRequestIsNotReplayed(t *testing.T) {
 	if code != 502 {
 		t.Errorf("crashing request: %d, want 502", code)
 	}
-	eventually(t, 10*time.Second, "running again", func() error {
+	testbed.Eventually(t, 10*time.Second, "running again", func() error {
 		if i := d.info("web:poison"); i.State != supervisor.StateRunning {
 			return fmt.Errorf("%s", i.State)
 		}

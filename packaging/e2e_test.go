@@ -142,20 +142,6 @@ func request(method, host, path, body string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// eventually retries f until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %v: %v", what, timeout, err)
-}
-
 func (e *e2e) install(t *testing.T) {
 	allowServiceStarts(t)
 	t.Log(sh(t, "dpkg -i "+e.p.deb1))
@@ -187,7 +173,7 @@ func (e *e2e) install(t *testing.T) {
 	}
 	t.Log("systemd-analyze security:", sh(t, "systemd-analyze security --no-pager tenement.service | tail -1"))
 	// Both listeners come from tenement.socket, found by their address.
-	eventually(t, 5*time.Second, "listeners from systemd", func() error {
+	testbed.Eventually(t, 5*time.Second, "listeners from systemd", func() error {
 		j := sh(t, "journalctl -u tenement.service --no-pager -o cat")
 		for _, want := range []string{`msg="management API" socket=/run/tenement/api.sock from_systemd=true`, "role=http addr=[::]:8080 from_systemd=true"} {
 			if !strings.Contains(j, want) {
@@ -202,7 +188,8 @@ func (e *e2e) install(t *testing.T) {
 }
 
 func (e *e2e) spawn(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := os.Getwd()
+	root = testbed.ModuleRoot(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +225,7 @@ func (e *e2e) spawn(t *testing.T) {
 			t.Errorf("ask %s: %d %q %v, want %d", name, code, body, err, want)
 		}
 	}
-	eventually(t, 10*time.Second, "journalctl -u tenement@notes-alice shows the app's output", func() error {
+	testbed.Eventually(t, 10*time.Second, "journalctl -u tenement@notes-alice shows the app's output", func() error {
 		j := sh(t, "journalctl -u tenement@notes-alice --no-pager -o cat")
 		if !strings.Contains(j, `"POST /notes HTTP/1.1" 201`) {
 			return fmt.Errorf("journal:\n%s", j)

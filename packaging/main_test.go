@@ -25,7 +25,8 @@ const (
 // A failure (nfpm missing, say) is written to packages.err for the tests to
 // report, so that it is not mistaken for a missing systemd manager.
 func buildPackages(share string) error {
-	root, err := moduleRoot()
+	root, err := os.Getwd()
+	root = testbed.ModuleRoot(root)
 	if err != nil {
 		return err
 	}
@@ -38,23 +39,6 @@ func buildPackages(share string) error {
 		}
 	}
 	return nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
 }
 
 // pkgs are the built package files.

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // TestRPMLifecycle runs the .rpm's scriptlets for real: Debian's rpm can
@@ -28,7 +30,8 @@ func TestRPMLifecycle(t *testing.T) {
 		}
 	}
 	cfg := strings.Replace(notesCfg, "/usr/bin/python3 /srv/notes/app.py", "/usr/bin/python3 /srv/notes-rpm/app.py", 1)
-	root, _ := moduleRoot()
+	wd, _ := os.Getwd()
+	root := testbed.ModuleRoot(wd)
 	sh(t, "install -D -m 0644 "+root+"/examples/notes/app.py /srv/notes-rpm/app.py")
 	if err := os.WriteFile("/etc/tenement/tenement.toml", []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

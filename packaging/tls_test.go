@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // Pebble, Let's Encrypt's ACME test server, from the Go module proxy
@@ -88,7 +90,7 @@ func (e *e2e) tls(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh(t, "ten config check && systemctl daemon-reload && systemctl restart tenement.socket tenement.service")
-	eventually(t, 5*time.Second, "listeners from systemd", func() error {
+	testbed.Eventually(t, 5*time.Second, "listeners from systemd", func() error {
 		j := sh(t, "journalctl -u tenement.service --no-pager -o cat --since=-10s")
 		for _, want := range []string{"role=https addr=[::]:443 from_systemd=true", "role=http addr=[::]:80 from_systemd=true"} {
 			if !strings.Contains(j, want) {
@@ -267,7 +269,7 @@ func startPebble(t *testing.T, dir, pebble, challsrv string) {
 	// No random sleep before validations, no rejected nonces: a fast,
 	// deterministic CA.
 	start([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, pebble, "-config", cfgPath, "-dnsserver", "127.0.0.1:8053")
-	eventually(t, 15*time.Second, "Pebble's directory", func() error {
+	testbed.Eventually(t, 15*time.Second, "Pebble's directory", func() error {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:14000", time.Second)
 		if err == nil {
 			c.Close()

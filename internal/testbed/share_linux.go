@@ -104,7 +104,7 @@ func procStartTime(pid int) (string, error) {
 // module (found from the working directory; golden files and examples stay writable), and
 // the directories of path-valued test flags (go test's -test.testlogfile, profiles, ...).
 func (l *launcher) shares() []string {
-	dirs := []string{l.share, moduleRoot(l.cwd)}
+	dirs := []string{l.share, ModuleRoot(l.cwd)}
 	dirs = append(dirs, flagDirs(os.Args[1:], l.cwd)...)
 	if d := os.Getenv("GOCOVERDIR"); d != "" && filepath.IsAbs(d) {
 		dirs = append(dirs, d)
@@ -112,8 +112,9 @@ func (l *launcher) shares() []string {
 	return minimalDirs(dirs)
 }
 
-// moduleRoot walks up from dir to the directory holding go.mod; without one it returns dir.
-func moduleRoot(dir string) string {
+// ModuleRoot walks up from dir to the directory holding go.mod; without one it returns dir.
+// Test setup functions use it to build the project's binaries.
+func ModuleRoot(dir string) string {
 	for d := dir; ; d = filepath.Dir(d) {
 		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !fi.IsDir() {
 			return d

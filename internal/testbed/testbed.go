@@ -49,6 +49,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // StateRoot holds one directory per manager (NAME) and one per run of Main (NAME.share).
@@ -156,4 +157,20 @@ func Require(t testing.TB) {
 		t.Fatal(msg + " (a skip counts as a failure because $CI or " + EnvRequire + "=1 is set)")
 	}
 	t.Skip(msg)
+}
+
+// Eventually retries f every 25ms until it returns nil, and fails the test
+// with f's last error when timeout passes first. Tests against a real
+// manager use it to wait for what systemd does asynchronously.
+func Eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %v: %v", what, timeout, err)
 }

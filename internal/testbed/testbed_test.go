@@ -193,9 +193,9 @@ func TestFlagDirsAndShares(t *testing.T) {
 
 func TestModuleRootAndStartTime(t *testing.T) {
 	wd, _ := os.Getwd()
-	root := moduleRoot(wd)
+	root := ModuleRoot(wd)
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil || !strings.HasPrefix(wd, root) {
-		t.Errorf("moduleRoot(%s) = %s", wd, root)
+		t.Errorf("ModuleRoot(%s) = %s", wd, root)
 	}
 	a, err := procStartTime(os.Getpid())
 	b, _ := procStartTime(os.Getpid())
