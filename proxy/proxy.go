@@ -106,13 +106,8 @@ func NewTransport() *http.Transport {
 	}
 }
 
-type ctxKey int
-
-const (
-	keyUpstream ctxKey = iota
-	keyTimeout
-	keyAttempt
-)
+// forwardKey is the context key of a request's *forwarding.
+type forwardKey struct{}
 
 // ServeHTTP routes a request by its Host.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,16 +138,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	a := newAttempt(start.Add(min(svc.WakeTimeout.D(), maxRetry)), r)
+	f := newForwarding(w, r, svc, start)
+	r = r.WithContext(httptrace.WithClientTrace(context.WithValue(r.Context(), forwardKey{}, f), &f.trace))
 	for {
 		lease, err := p.backend.Acquire(r.Context(), n)
 		if err != nil {
 			p.fail(w, r, n, err, svc, start)
 			return
 		}
-		p.forward(sw, r, lease, svc, a)
-		if !a.retry {
+		p.forward(&f.w, r, lease, f)
+		if !f.retry {
 			break
 		}
 		// The app refused the connection: it crashed and systemd is
@@ -165,21 +160,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.obs != nil {
-		p.obs.Request(n, sw.code(), time.Since(start))
+		p.obs.Request(n, f.w.code(), time.Since(start))
 	}
 }
 
 // forward sends the request to the leased instance. The lease is released
 // in a defer: ReverseProxy aborts a broken stream by panicking with
 // http.ErrAbortHandler, and a leaked lease would keep the instance awake.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor.Lease, svc *config.Service, a *attempt) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor.Lease, f *forwarding) {
 	defer lease.Release()
-	ctx := context.WithValue(r.Context(), keyUpstream, lease.Addr)
-	ctx = context.WithValue(ctx, keyTimeout, svc.RequestTimeout.D())
-	ctx = context.WithValue(ctx, keyAttempt, a)
-	ctx = httptrace.WithClientTrace(ctx, a.trace)
-	a.retry = false
-	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	f.upstream, f.retry = lease.Addr, false
+	p.rp.ServeHTTP(w, r)
 }
 
 const (
@@ -189,8 +180,15 @@ const (
 	retryDelay = 20 * time.Millisecond
 )
 
-// attempt is one request's retry state, shared with the error handler.
-type attempt struct {
+// forwarding is one proxied request's state, shared through one context
+// value by ServeHTTP, the Rewrite hook, the transport and the error
+// handler (one allocation instead of one per value).
+type forwarding struct {
+	w        statusWriter
+	upstream string        // the leased instance's address
+	timeout  time.Duration // the service's request_timeout
+	// Retries of an app that refuses connections (restarting): until
+	// when, whether the request can be sent again, whether to.
 	until      time.Time
 	replayable bool
 	retry      bool
@@ -199,13 +197,23 @@ type attempt struct {
 	// itself resends an idempotent request once on a broken reused
 	// connection; that is all).
 	sent  atomic.Bool
-	trace *httptrace.ClientTrace
+	trace httptrace.ClientTrace
 }
 
-func newAttempt(until time.Time, r *http.Request) *attempt {
-	a := &attempt{until: until, replayable: replayable(r)}
-	a.trace = &httptrace.ClientTrace{WroteHeaders: func() { a.sent.Store(true) }}
-	return a
+func newForwarding(w http.ResponseWriter, r *http.Request, svc *config.Service, start time.Time) *forwarding {
+	f := &forwarding{
+		w:          statusWriter{ResponseWriter: w},
+		timeout:    svc.RequestTimeout.D(),
+		until:      start.Add(min(svc.WakeTimeout.D(), maxRetry)),
+		replayable: replayable(r),
+	}
+	f.trace.WroteHeaders = func() { f.sent.Store(true) }
+	return f
+}
+
+func forwardingOf(r *http.Request) *forwarding {
+	f, _ := r.Context().Value(forwardKey{}).(*forwarding)
+	return f
 }
 
 // replayable reports whether a request can be sent again: it has no body.
@@ -246,9 +254,8 @@ func retryAfter(svc *config.Service) int {
 // Host and every header unchanged (hop-by-hop headers aside), and
 // X-Forwarded-For/-Host/-Proto.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	upstream, _ := pr.In.Context().Value(keyUpstream).(string)
 	pr.Out.URL.Scheme = "http"
-	pr.Out.URL.Host = upstream
+	pr.Out.URL.Host = forwardingOf(pr.In).upstream
 	pr.Out.Host = pr.In.Host
 	if prior := pr.In.Header["X-Forwarded-For"]; prior != nil && p.trustedPeer(pr.In.RemoteAddr) {
 		pr.Out.Header["X-Forwarded-For"] = prior
@@ -285,9 +292,9 @@ func (p *Proxy) trustedPeer(remote string) bool {
 // upstreamError maps a failed forward: 504 when the app sent no response
 // headers within request_timeout, 502 when it broke.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if a, _ := r.Context().Value(keyAttempt).(*attempt); a != nil && a.replayable && !a.sent.Load() &&
-		errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(a.until) {
-		a.retry = true // nothing was written; ServeHTTP tries again
+	if f := forwardingOf(r); f != nil && f.replayable && !f.sent.Load() &&
+		errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(f.until) {
+		f.retry = true // nothing was written; ServeHTTP tries again
 		return
 	}
 	switch {

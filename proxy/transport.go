@@ -19,7 +19,10 @@ type headerTimeout struct {
 }
 
 func (t *headerTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
-	d, _ := req.Context().Value(keyTimeout).(time.Duration)
+	var d time.Duration
+	if f := forwardingOf(req); f != nil {
+		d = f.timeout
+	}
 	if d <= 0 {
 		return t.base.RoundTrip(req)
 	}

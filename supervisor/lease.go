@@ -23,9 +23,12 @@ type Lease struct {
 }
 
 // Release ends the hold; the instance's idle time starts counting when the
-// last lease is released.
+// last lease is released. A zero Lease (with only Addr) holds nothing.
 func (l Lease) Release() {
 	in := l.in
+	if in == nil {
+		return
+	}
 	in.mu.Lock()
 	in.inflight--
 	in.lastActive = time.Now()
