@@ -34,10 +34,20 @@ func (s *Supervisor) handle(ctx context.Context, ch dbusapi.Change) {
 		s.refreshSocket(ctx, in)
 		return
 	}
+	if ch.ActiveState == "" {
+		return // the signal changed something else
+	}
 	in.mu.Lock()
-	owned := in.owned
+	owned, launching := in.owned, in.launching
+	if launching && owned {
+		// The daemon's own launch is in progress and waits for readiness
+		// itself: the signal's state is enough (a failure is read in
+		// full by unitTrouble), with no round trip to systemd while it
+		// is busy starting the unit.
+		in.sdActive = ch.ActiveState
+	}
 	in.mu.Unlock()
-	if owned {
+	if owned && !launching {
 		s.refresh(ctx, in)
 	}
 }

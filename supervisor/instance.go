@@ -74,7 +74,10 @@ type inst struct {
 	reason string // why the instance last failed or did not start
 
 	start *op // the start in progress (starting), or nil
-	stop  *op // the stop in progress (stopping), or nil
+	// launching is true while the daemon itself starts the unit (not
+	// when systemd restarts it): signals then need no state read.
+	launching bool
+	stop      *op // the stop in progress (stopping), or nil
 
 	// owned is true while a unit of this daemon exists for the instance:
 	// only then do unit signals apply to it.

@@ -100,6 +100,7 @@ func (s *Supervisor) beginStart(in *inst, launch, wake bool) {
 	in.state = StateStarting
 	in.health = HealthUnknown
 	in.fails = 0
+	in.launching = launch
 	go s.runStart(ctx, in, o, launch, wake)
 }
 
@@ -119,7 +120,7 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 	}
 
 	in.mu.Lock()
-	in.start = nil
+	in.start, in.launching = nil, false
 	var cleanup bool
 	switch {
 	case in.state != StateStarting:
@@ -159,6 +160,11 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 		s.log.Warn("instance did not start", "instance", in.name.String(), "err", err)
 	} else {
 		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
+		if launch {
+			// Signals during the launch were taken at their word;
+			// read the unit once now (MainPID, NRestarts).
+			s.refresh(s.ctx, in)
+		}
 	}
 	if wake {
 		s.obs.Woke(in.name, time.Since(t0), err)
@@ -192,15 +198,14 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 		in.mu.Unlock()
 		return s.started(in, s.sd.Start(ctx, in.unit))
 	}
-	if err := s.clearUnit(ctx, in, in.unit, false); err != nil {
-		return err
-	}
 	if socket {
-		if err := s.clearUnit(ctx, in, in.name.SocketUnit(), false); err != nil {
-			return err
+		for _, unit := range []string{in.unit, in.name.SocketUnit()} {
+			if err := s.clearUnit(ctx, in, unit, false); err != nil {
+				return err
+			}
 		}
 	}
-	port, err := s.checkPort(in)
+	port, err := s.checkPort(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -211,13 +216,10 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	if err := s.prepareDataDir(in, u.DataDir, svc); err != nil {
 		return err
 	}
-	in.mu.Lock()
-	in.owned, in.sdActive, in.nrestarts, in.mainPID = true, "", 0, 0
-	in.epoch++
-	in.mu.Unlock()
 	if !socket {
-		return s.started(in, s.sd.StartTransient(ctx, u.ServiceName, u.Service))
+		return s.started(in, s.startService(ctx, in, u))
 	}
+	s.claim(in)
 	if err := s.sd.StartTransient(ctx, u.SocketName, u.Socket, dbusapi.Aux{Name: u.ServiceName, Properties: u.Service}); err != nil {
 		return err
 	}
@@ -225,6 +227,36 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	in.socketUp = true
 	in.mu.Unlock()
 	return s.started(in, s.sd.Start(ctx, in.unit))
+}
+
+// claim marks the instance's unit as this daemon's, about to be started.
+func (s *Supervisor) claim(in *inst) {
+	in.mu.Lock()
+	in.owned, in.sdActive, in.nrestarts, in.mainPID = true, "", 0, 0
+	in.epoch++
+	in.mu.Unlock()
+}
+
+// startService starts the transient service unit at once: asking systemd
+// first whether an old unit of the name is still there costs a round trip
+// (systemd searches its unit paths for a unit that does not exist) on
+// every wake. Only when systemd answers that the name is taken is the old
+// unit cleared (waited for, reset, or refused when it is another daemon's),
+// and the start tried once more.
+func (s *Supervisor) startService(ctx context.Context, in *inst, u units.Units) error {
+	s.claim(in)
+	err := s.sd.StartTransient(ctx, u.ServiceName, u.Service)
+	if !errors.Is(err, errdefs.ErrConflict) {
+		return err
+	}
+	in.mu.Lock()
+	in.owned = false // until it is known whose unit stands there
+	in.mu.Unlock()
+	if err := s.clearUnit(ctx, in, u.ServiceName, false); err != nil {
+		return err
+	}
+	s.claim(in)
+	return s.sd.StartTransient(ctx, u.ServiceName, u.Service)
 }
 
 // started closes the window of a start job: a unit state read while the job
@@ -271,11 +303,18 @@ func (s *Supervisor) clearUnit(ctx context.Context, in *inst, unit string, keepL
 }
 
 // checkPort returns the instance's port, moving it to a new one when
-// something else took the old one while the instance slept.
-func (s *Supervisor) checkPort(in *inst) (int, error) {
+// something else took the old one while the instance slept. An old unit of
+// the instance that still holds it is waited for first.
+func (s *Supervisor) checkPort(ctx context.Context, in *inst) (int, error) {
 	in.mu.Lock()
 	port := in.rec.Port
 	in.mu.Unlock()
+	if portFree(port) {
+		return port, nil
+	}
+	if err := s.clearUnit(ctx, in, in.unit, false); err != nil {
+		return 0, err
+	}
 	if portFree(port) {
 		return port, nil
 	}
@@ -308,12 +347,15 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 }
 
 // waitReady waits until the instance is ready by its service's readiness
-// rule. It gives up when the unit fails or exits.
+// rule. It gives up when the unit fails or exits. It probes every
+// millisecond at first (an app is usually up within a few ms of systemd's
+// job result), then backs off to every 10ms.
 func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 	in.mu.Lock()
 	svc, port := in.svc, in.rec.Port
 	in.mu.Unlock()
 	address := addr(port)
+	start := time.Now()
 	delay := time.Millisecond
 	for {
 		if err := s.unitTrouble(ctx, in); err != nil {
@@ -327,7 +369,7 @@ func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		if delay < 10*time.Millisecond {
+		if time.Since(start) > 100*time.Millisecond && delay < 10*time.Millisecond {
 			delay += delay / 4
 		}
 	}
@@ -343,7 +385,7 @@ func (s *Supervisor) ready(ctx context.Context, in *inst, svc *config.Service, a
 		// restart, systemd reports "active" once READY=1 arrives.
 		return active == "active" || active == ""
 	}
-	if active != "active" && active != "" {
+	if active == "failed" || active == "inactive" || active == "deactivating" {
 		return false
 	}
 	c, err := net.DialTimeout("tcp", address, time.Second)
