@@ -225,12 +225,14 @@ func (c *Conn) List(ctx context.Context, patterns ...string) ([]UnitStatus, erro
 	return out, nil
 }
 
-// WaitUnloaded waits until systemd has let go of the unit (after a stop or
-// reset-failed, a transient unit is garbage-collected), so its name can be
-// used for a new transient unit. A unit that is still deactivating is
-// waited for too.
+// WaitUnloaded waits until systemd has let go of the unit: after a stop, a
+// transient unit is garbage-collected shortly after its job ends, and only
+// then can its name be used for a new one. A unit that is still
+// deactivating is waited for too. A failed unit stays loaded (so that
+// systemctl status shows the failure) until ResetFailed: WaitUnloaded
+// returns at once for it with an ErrConflict error.
 func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
-	delay := time.Millisecond
+	delay := 500 * time.Microsecond
 	for {
 		us, err := c.List(ctx, name)
 		if err != nil {
@@ -239,16 +241,14 @@ func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
 		if len(us) == 0 {
 			return nil
 		}
-		if us[0].ActiveState == "failed" || us[0].ActiveState == "inactive" {
-			if err := c.ResetFailed(ctx, name); err != nil {
-				return err
-			}
+		if us[0].ActiveState == "failed" {
+			return fmt.Errorf("%w: %s failed and stays loaded until reset-failed", errdefs.ErrConflict, name)
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: waiting for %s to unload (%s/%s): %w", errdefs.ErrTimeout, name, us[0].ActiveState, us[0].SubState, ctx.Err())
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 50*time.Millisecond)
+		delay = min(2*delay, 20*time.Millisecond)
 	}
 }

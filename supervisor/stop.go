@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,6 +121,18 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 		if serr := s.sd.Stop(ctx, in.name.SocketUnit()); err == nil {
 			err = serr
 		}
+	}
+	if err == nil && (full || !socketUp) {
+		// Let systemd collect the stopped unit before the instance counts
+		// as asleep, so that the next wake can create a unit of the same
+		// name at once. A unit that failed while stopping (it outlived
+		// stop_timeout) stays loaded for systemctl status; the next start
+		// resets it.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if werr := s.sd.WaitUnloaded(wctx, in.unit); werr != nil && !errors.Is(werr, errdefs.ErrConflict) {
+			s.log.Warn("stopped unit not collected", "unit", in.unit, "err", werr)
+		}
+		cancel()
 	}
 	if err == nil && !svc.Persist() {
 		err = emptyDir(s.dataDir(in.name))
