@@ -74,8 +74,9 @@ type inst struct {
 	reason string // why the instance last failed or did not start
 
 	start *op // the start in progress (starting), or nil
-	// launching is true while the daemon itself starts the unit (not
-	// when systemd restarts it): signals then need no state read.
+	// launching is true while the daemon itself starts the unit or waits
+	// for a wake (not while systemd restarts a crashed app): signals then
+	// need no state read.
 	launching bool
 	stop      *op // the stop in progress (stopping), or nil
 

@@ -100,7 +100,10 @@ func (s *Supervisor) beginStart(in *inst, launch, wake bool) {
 	in.state = StateStarting
 	in.health = HealthUnknown
 	in.fails = 0
-	in.launching = launch
+	// While the daemon launches the unit or waits for a wake, signals are
+	// taken at their word (see handle); crash restarts read them in full
+	// to count systemd's restarts.
+	in.launching = launch || wake
 	go s.runStart(ctx, in, o, launch, wake)
 }
 
@@ -160,8 +163,8 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 		s.log.Warn("instance did not start", "instance", in.name.String(), "err", err)
 	} else {
 		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
-		if launch {
-			// Signals during the launch were taken at their word;
+		if launch || wake {
+			// Signals during the start were taken at their word;
 			// read the unit once now (MainPID, NRestarts).
 			s.refresh(s.ctx, in)
 		}
@@ -387,6 +390,11 @@ func (s *Supervisor) ready(ctx context.Context, in *inst, svc *config.Service, a
 	}
 	if active == "failed" || active == "inactive" || active == "deactivating" {
 		return false
+	}
+	if svc.Activation == config.ActivationSocket && svc.Ready == config.ReadyTCP {
+		// A connect through systemd's listening socket always succeeds
+		// and proves nothing; the unit's own state says it started.
+		return active == "active"
 	}
 	c, err := net.DialTimeout("tcp", address, time.Second)
 	if err != nil {
