@@ -49,6 +49,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	log := newLogger(o.LogWriter, cfg.Settings.LogLevel)
+	servePprof(log)
 	log.Info("starting", "config", cfg.Path, "data_dir", cfg.Settings.DataDir, "listen", cfg.Settings.Listen, "domain", cfg.Settings.Domain)
 
 	ls, err := activation.FromSystemd()

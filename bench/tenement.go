@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tenement/tenement/client"
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/supervisor"
+)
+
+// domain is the bench daemon's root domain.
+const domain = "bench.local"
+
+// benchConfig is the daemon's config: one proxy-held and one
+// socket-activated service of the same static app, process isolation,
+// readiness by TCP connect, never idle-stopped by the daemon itself (the
+// bench puts instances to sleep).
+const benchConfig = `[settings]
+data_dir = %q
+api_socket = %q
+listen = %q
+domain = %q
+port_range = "21000-21999"
+
+[service.held]
+command = %q
+isolation = "process"
+activation = "proxy"
+ready = "tcp"
+wake_timeout = "10s"
+
+[service.sock]
+command = %q
+isolation = "process"
+activation = "socket"
+ready = "tcp"
+wake_timeout = "10s"
+`
+
+// daemon is the `ten serve` under test.
+type daemon struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	api    *client.Client
+	cfg    *config.Config
+	listen string
+	log    string
+	pprof  string // the daemon's profiler address, or ""
+}
+
+func startDaemon(dir, ten, app string, port int, pprofAddr string) (*daemon, error) {
+	sock := "/run/tenement-bench-api.sock"
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	cfgPath := filepath.Join(dir, "tenement.toml")
+	data := filepath.Join(dir, "data")
+	_ = os.RemoveAll(data)
+	text := fmt.Sprintf(benchConfig, data, sock, listen, domain, app, app)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{cfg: cfg, listen: listen, log: filepath.Join(dir, "daemon.log"), done: make(chan struct{}), pprof: pprofAddr}
+	logf, err := os.Create(d.log)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	d.cmd = exec.Command(ten, "serve", "--config", cfgPath)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	d.cmd.Env = os.Environ()
+	if pprofAddr != "" {
+		d.cmd.Env = append(d.cmd.Env, "TENEMENT_PPROF="+pprofAddr)
+	}
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	if d.api, err = client.New("unix:"+sock, ""); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := d.api.Instances(ctx)
+		cancel()
+		if err == nil {
+			return d, nil
+		}
+		select {
+		case <-d.done:
+			return nil, fmt.Errorf("ten serve exited: %s", d.tail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("ten serve's API did not come up: %w: %s", err, d.tail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tail returns the end of the daemon's log.
+func (d *daemon) tail() string {
+	b, _ := os.ReadFile(d.log)
+	s := string(b)
+	if len(s) > 3000 {
+		s = s[len(s)-3000:]
+	}
+	return s
+}
+
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// host is the Host header that reaches an instance.
+func host(n names.Instance) string { return n.ID + "." + n.Service + "." + domain }
+
+func (d *daemon) spawn(ctx context.Context, n names.Instance) (supervisor.Info, error) {
+	if _, err := d.api.Spawn(ctx, n); err != nil {
+		return supervisor.Info{}, fmt.Errorf("spawn %s: %w", n, err)
+	}
+	return d.api.Instance(ctx, n)
+}
+
+// awaitState waits until the daemon reports the instance in state.
+func (d *daemon) awaitState(ctx context.Context, n names.Instance, want supervisor.State) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		i, err := d.api.Instance(ctx, n)
+		if err == nil && i.State == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: state %s, want %s (%v)", n, i.State, want, err)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// readyTook returns the "took" values of the daemon's "instance ready" log
+// lines for n from offset on: launch + readiness, as the supervisor saw it.
+func (d *daemon) readyTook(n names.Instance, offset int64) (sample, int64) {
+	b, err := os.ReadFile(d.log)
+	if err != nil || int64(len(b)) < offset {
+		return nil, offset
+	}
+	var out sample
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		if !strings.Contains(line, `msg="instance ready"`) || !strings.Contains(line, "instance="+n.String()+" ") {
+			continue
+		}
+		_, v, ok := strings.Cut(line, " took=")
+		if !ok {
+			continue
+		}
+		v, _, _ = strings.Cut(v, " ")
+		if dur, err := time.ParseDuration(v); err == nil {
+			out = append(out, dur)
+		}
+	}
+	return out, int64(len(b))
+}
+
+// freePort returns a port nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cpuProfile fetches a CPU profile of the daemon over d and writes it to
+// path; it returns a func that waits for it.
+func (d *daemon) cpuProfile(dur time.Duration, path string) func() error {
+	if d.pprof == "" {
+		return func() error { return nil }
+	}
+	errc := make(chan error, 1)
+	go func() {
+		secs := max(1, int(dur/time.Second))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", d.pprof, secs))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			errc <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		errc <- err
+	}()
+	return func() error { return <-errc }
+}
