@@ -31,11 +31,16 @@ type app struct {
 // Main runs ten with args (without the program name) and returns the exit
 // status. Errors are printed as one line on stderr.
 func Main(args []string) int {
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
-	root := a.root()
-	root.SetArgs(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	return run(ctx, args, os.Stdout, os.Stderr)
+}
+
+// run is Main with its context and streams given.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := a.root()
+	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(a.stderr, "ten: "+oneLine(err.Error()))
 		return 1

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ten runs the command line with args and returns its exit status,
+// stdout and stderr.
+func ten(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, toml string
+		code       int
+		want       string // in stdout when code is 0, else the one stderr line
+	}{
+		{"valid", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\n", 0, ": ok (1 services, 0 configured instances)"},
+		{"unknown key", "[service.notes]\ncommand = \"/bin/true\"\ncomand = \"x\"\n", 1, ":3: service.notes.comand: unknown key"},
+		{"wrong type", "[service.notes]\ncommand = \"/bin/true\"\nmemory_limit_mb = \"lots\"\n", 1, ":3: service.notes.memory_limit_mb: wrong type"},
+		{"invalid isolation", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"vm\"\n", 1, `:3: service.notes.isolation: invalid value "vm"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(strings.ReplaceAll(tt.name, " ", "-")+".toml", tt.toml)
+			code, stdout, stderr := ten("config", "check", "--config", path)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d (stdout %q, stderr %q)", code, tt.code, stdout, stderr)
+			}
+			out := stdout
+			if code != 0 {
+				out = stderr
+				if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "ten: "+path) {
+					t.Errorf("error is not one line naming the file: %q", stderr)
+				}
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output %q does not contain %q", out, tt.want)
+			}
+		})
+	}
+	code, stdout, _ := ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
+	if code != 0 || !strings.Contains(stdout, `isolation = "namespace"`) || !strings.Contains(stdout, `port_range = "20000-29999"`) {
+		t.Errorf("config show: %d\n%s", code, stdout)
+	}
+}
