@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,4 +281,41 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestOverride(t *testing.T) {
+	tests := []struct {
+		name         string
+		listen       string
+		port         int
+		domain       string
+		wantListen   string
+		wantDomain   string
+		wantErrMatch string
+	}{
+		{"nothing", "127.0.0.1:8080", 0, "", "127.0.0.1:8080", "localhost", ""},
+		{"port keeps the host", "127.0.0.1:8080", 9090, "", "127.0.0.1:9090", "localhost", ""},
+		{"port of a wildcard listen", ":8080", 80, "", ":80", "localhost", ""},
+		{"domain", ":8080", 0, "Example.COM.", ":8080", "example.com", ""},
+		{"bad port", ":8080", 70000, "", "", "", "--port: 70000"},
+		{"bad domain", ":8080", 0, "bad_domain", "", "", "--domain:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("t.toml", []byte(fmt.Sprintf("[settings]\nlisten = %q\n", tt.listen)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Override(tt.port, tt.domain)
+			if tt.wantErrMatch != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrMatch) {
+					t.Fatalf("Override: %v, want %q", err, tt.wantErrMatch)
+				}
+				return
+			}
+			if err != nil || c.Settings.Listen != tt.wantListen || c.Settings.Domain != tt.wantDomain {
+				t.Fatalf("Override: %v; listen %q domain %q", err, c.Settings.Listen, c.Settings.Domain)
+			}
+		})
+	}
 }
