@@ -42,12 +42,16 @@ func run(ctx context.Context, p params) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := startDaemon(p.work, p.ten, p.app, port, p.pprofDaemon)
+	d, err := startDaemon(p.work, p.ten, p.app, port, p.pprofDaemon, p.levels)
 	if err != nil {
 		return nil, err
 	}
 	defer d.stop()
-	for _, n := range []names.Instance{heldWake, sockWake, heldLoad, heldBurst, sockBurst} {
+	insts := []names.Instance{heldWake, sockWake, heldLoad, heldBurst, sockBurst}
+	for _, l := range p.levels {
+		insts = append(insts, levelInstance(l))
+	}
+	for _, n := range insts {
 		if _, err := d.spawn(ctx, n); err != nil {
 			return nil, err
 		}
@@ -59,12 +63,21 @@ func run(ctx context.Context, p params) (*report, error) {
 		return nil, err
 	}
 
-	log.Printf("(b) proxy overhead: %d sequential requests, %s at each of c=%v per target", p.load.seq, p.load.dur, p.load.conc)
+	if len(p.levels) > 0 {
+		log.Printf("(b) wake latency by isolation level (%v): %d wakes per path (+%d warm-up)", p.levels, p.isoWakes, p.warm)
+		t0 := time.Now()
+		if rep.levels, err = measureLevels(ctx, p, d, sd); err != nil {
+			return nil, err
+		}
+		rep.levelsTook = time.Since(t0)
+	}
+
+	log.Printf("(c) proxy overhead: %d sequential requests, %s at each of c=%v per target", p.load.seq, p.load.dur, p.load.conc)
 	if err := measureLoad(ctx, p, d, rep); err != nil {
 		return nil, err
 	}
 
-	log.Printf("(c) %d concurrent requests to an asleep instance, %d rounds per mode", p.burstConc, p.burstRounds)
+	log.Printf("(d) %d concurrent requests to an asleep instance, %d rounds per mode", p.burstConc, p.burstRounds)
 	stopHeld := func(ctx context.Context) error { return d.api.Stop(ctx, heldBurst) }
 	if rep.burst["proxy-held"], err = burst(ctx, d, heldBurst, stopHeld, p.burstConc, p.burstRounds); err != nil {
 		return nil, fmt.Errorf("burst, proxy-held: %w", err)

@@ -32,7 +32,13 @@ const (
 // floorUnits renders the units of a service as tenement would for an
 // instance named floor on port, creating its data dir.
 func floorUnits(cfg *config.Config, service, app, wrapper string, port int) (units.Units, error) {
-	n, err := names.New(service, "floor")
+	return instanceUnits(cfg, service, "floor", app, wrapper, port)
+}
+
+// instanceUnits renders the units of instance service:id as tenement
+// would on port, creating its data dir.
+func instanceUnits(cfg *config.Config, service, id, app, wrapper string, port int) (units.Units, error) {
+	n, err := names.New(service, id)
 	if err != nil {
 		return units.Units{}, err
 	}
@@ -51,8 +57,16 @@ func floorUnits(cfg *config.Config, service, app, wrapper string, port int) (uni
 // is made, independent of the job.
 type startFloor struct {
 	sd    *dbusapi.Conn
+	unit  string // the unit's name, floorService unless set
 	props []units.Property
 	addr  string
+}
+
+func (f *startFloor) name() string {
+	if f.unit == "" {
+		return floorService
+	}
+	return f.unit
 }
 
 type startSample struct {
@@ -75,7 +89,7 @@ func (f *startFloor) once(ctx context.Context) (startSample, error) {
 		at, gaps, err := pollFirst200(pctx, f.addr, t0)
 		pc <- polled{at, gaps, err}
 	}()
-	err := f.sd.StartTransient(ctx, floorService, f.props)
+	err := f.sd.StartTransient(ctx, f.name(), f.props)
 	job := time.Since(t0)
 	if err != nil {
 		cancel()
@@ -91,10 +105,10 @@ func (f *startFloor) once(ctx context.Context) (startSample, error) {
 
 // reset stops the floor unit and waits until systemd has forgotten it.
 func (f *startFloor) reset(ctx context.Context) error {
-	if err := f.sd.Stop(ctx, floorService); err != nil {
+	if err := f.sd.Stop(ctx, f.name()); err != nil {
 		return err
 	}
-	return f.sd.WaitUnloaded(ctx, floorService)
+	return f.sd.WaitUnloaded(ctx, f.name())
 }
 
 // pollFirst200 connects and GETs / until a 200, pollInterval between tries, and

@@ -5,13 +5,18 @@
 // It measures, in one run: (a) the wake latency of a static Go app through
 // tenement's proxy, proxy-held and socket-activated, next to the bare
 // systemd floors (a StartTransientUnit of the same unit properties to the
-// app's first 200; a socket-activated first byte); (b) the latency a proxy
-// adds at concurrency 1 and its throughput at 16 and 64, for the app
-// directly, tenement, Caddy and nginx, with one load generator (httpc.go);
-// (c) 100 concurrent requests to an asleep instance.
+// app's first 200; a socket-activated first byte); (b) the proxy-held wake
+// at the namespace and sandbox isolation levels, each next to a bare
+// StartTransientUnit of the level's properties without tenement's wrapper
+// (levels.go); (c) the latency a proxy adds at concurrency 1 and its
+// throughput at 16 and 64, for the app directly, tenement, Caddy and nginx,
+// with one load generator (httpc.go); (d) 100 concurrent requests to an
+// asleep instance.
 //
 // Environment: BENCH_BIN (dir with ten and testapp), BENCH_WORK (work dir),
-// N (wakes per path, default 100), QUICK=1 (a short run), TENEMENT_PPROF
+// N (wakes per path, default 100), LEVELS (isolation levels, default
+// "process,namespace,sandbox"; "process" skips (b)), ISO_N (wakes per path
+// in (b), default 50), QUICK=1 (a short run), TENEMENT_PPROF
 // and BENCH_PROFILE_DIR (bench/run sets them with PROFILE=1: the daemon
 // serves its profiler, see daemon/pprof.go, and a CPU profile of it is taken
 // over each throughput level).
@@ -22,14 +27,20 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/tenement/tenement/config"
 )
 
 // params size a run.
 type params struct {
 	wakes, warm   int
+	levels        []string // isolation levels of (b): namespace, sandbox
+	isoWakes      int
 	burstRounds   int
 	burstConc     int
 	load          loadConfig
@@ -40,30 +51,45 @@ type params struct {
 	profileOutDir string
 }
 
-func getParams() params {
+func getParams() (params, error) {
 	p := params{
-		wakes: 100, warm: 3, burstRounds: 5, burstConc: 100,
+		wakes: 100, warm: 3, isoWakes: 50, burstRounds: 5, burstConc: 100,
 		load: loadConfig{seq: 5000, dur: 5 * time.Second, conc: []int{16, 64}, rounds: 5, warmups: 500},
 		bin:  os.Getenv("BENCH_BIN"), work: os.Getenv("BENCH_WORK"),
 	}
 	if os.Getenv("QUICK") == "1" {
 		p.quick = true
-		p.wakes, p.burstRounds = 20, 2
+		p.wakes, p.isoWakes, p.burstRounds = 20, 10, 2
 		p.load.seq, p.load.dur, p.load.rounds = 2000, 2*time.Second, 2
 	}
 	if n, err := strconv.Atoi(os.Getenv("N")); err == nil && n > 0 {
 		p.wakes = n
 	}
+	if n, err := strconv.Atoi(os.Getenv("ISO_N")); err == nil && n > 0 {
+		p.isoWakes = n
+	}
 	p.ten, p.app = filepath.Join(p.bin, "ten"), filepath.Join(p.bin, "testapp")
 	p.pprofDaemon = os.Getenv("TENEMENT_PPROF")
 	p.profileOutDir = os.Getenv("BENCH_PROFILE_DIR")
-	return p
+	var err error
+	if p.levels, err = parseLevels(os.Getenv("LEVELS")); err != nil {
+		return p, err
+	}
+	if slices.Contains(p.levels, config.IsolationSandbox) {
+		if _, err := exec.LookPath("runsc"); err != nil {
+			return p, fmt.Errorf("isolation sandbox needs gVisor's runsc (scripts/deps installs it; LEVELS=process,namespace skips it): %w", err)
+		}
+	}
+	return p, nil
 }
 
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
-	p := getParams()
+	p, err := getParams()
+	if err != nil {
+		log.Fatal(err)
+	}
 	if p.bin == "" || p.work == "" {
 		log.Fatal("BENCH_BIN and BENCH_WORK must be set; run bench/run")
 	}
@@ -87,4 +113,9 @@ type report struct {
 	profiles []string
 
 	loadStart, loadEnd string
+
+	// levels are the wakes by isolation level (namespace, sandbox, as
+	// LEVELS asks); levelsTook is how long they took.
+	levels     []*levelResult
+	levelsTook time.Duration
 }

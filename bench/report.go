@@ -3,10 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/isolation"
 )
 
 type envFact struct{ name, value string }
@@ -34,6 +38,7 @@ func environment() []envFact {
 		{"Go", runtime.Version()},
 		{"Caddy", version("caddy", "version")},
 		{"nginx", strings.TrimPrefix(version("nginx", "-v"), "nginx version: ")},
+		{"runsc", runscVersion()},
 	}
 }
 
@@ -112,6 +117,10 @@ func (r *report) markdown() string {
 		ms(w.floorJob.p50()), signedMS(appAfterJob.p50()), before, pollInterval, ms(w.pollGaps.mean()), ms(w.pollGaps.p99()),
 		ms(w.heldTook.p50()), ms(w.heldTook.p99()))
 
+	if len(r.levels) > 0 {
+		r.levelsMarkdown(&b)
+	}
+
 	fmt.Fprintf(&b, "### Proxy overhead: same app, keep-alive on both sides\n\n")
 	direct := r.load[r.targets[0].name]
 	t = &table{head: []string{"", "c=1 p50 ms", "c=1 p99 ms", "added p50 ms", "added p99 ms", "c=16 req/s", "c=64 req/s"}}
@@ -143,7 +152,7 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(t.String())
 
-	b.WriteString("\n### Targets (issue 4)\n\n")
+	b.WriteString("\n### Targets (issues 4 and 6)\n\n")
 	ten, caddy := r.load["tenement"], r.load[r.targets[2].name]
 	added := ten.lat.p50() - direct.lat.p50()
 	fmt.Fprintf(&b, "- own share of a wake ≤ 3 ms p50: proxy-held %s ms (%s), socket %s ms (%s)\n",
@@ -159,6 +168,12 @@ func (r *report) markdown() string {
 		}
 	}
 	fmt.Fprintf(&b, "- one unit start per burst of %d: %s\n", r.p.burstConc, check(startsOK))
+	for _, l := range r.levels {
+		if l.level == config.IsolationNamespace {
+			fmt.Fprintf(&b, "- namespace: own share of a wake (wrapper included) ≤ 12 ms p50: %s ms, paired median %s ms (%s)\n",
+				signedMS(l.own()), signedMS(l.paired()), check(l.own() <= nsOwnTarget))
+		}
+	}
 
 	b.WriteString("\n### Environment\n\n")
 	t = &table{head: []string{"", ""}, left: true}
@@ -171,7 +186,8 @@ func (r *report) markdown() string {
 	if r.p.quick {
 		quick = " (QUICK=1: a short run)"
 	}
-	fmt.Fprintf(&b, "\nReproduce: `bench/run` as root on Debian 12 (`N=200 bench/run` for more wakes, `QUICK=1 bench/run` for a short run). This run took %s%s.\n",
+	fmt.Fprintf(&b, "\nReproduce: `bench/run` as root on Debian 12 (`N=200 bench/run` for more wakes, `ISO_N=100` for more wakes per isolation level, "+
+		"`LEVELS=process` to skip the isolation levels, `QUICK=1 bench/run` for a short run). This run took %s%s.\n",
 		r.took.Round(time.Second), quick)
 	for _, p := range r.profiles {
 		fmt.Fprintf(&b, "\nDaemon CPU profile: `%s` (`go tool pprof -top %s`)\n", p, p)
@@ -194,4 +210,82 @@ func joinInts(ns []int) string {
 		s[i] = fmt.Sprint(n)
 	}
 	return strings.Join(s, ", ")
+}
+
+// nsOwnTarget is issue 6's bound on tenement's own share of a wake at the
+// namespace level, the wrapper included.
+const nsOwnTarget = 12 * time.Millisecond
+
+// own is tenement's own share of the level's wake: the difference of the
+// medians.
+func (l *levelResult) own() time.Duration { return l.ten.p50() - l.floor.p50() }
+
+// paired is the median of the wake-by-wake differences.
+func (l *levelResult) paired() time.Duration { return pairedDiff(l.ten, l.floor).p50() }
+
+func (r *report) levelsMarkdown(b *strings.Builder) {
+	w := r.wake
+	fmt.Fprintf(b, "### Wake latency by isolation level: proxy-held, `ready = \"tcp\"`, request → 200 (ms)\n\n")
+	t := &table{head: []string{"level", "wakes", "tenement p50", "tenement p99", "floor p50", "floor p99",
+		"tenement's own share (p50)", "own share, paired median"}}
+	t.add("`process`", fmt.Sprint(len(w.held)), ms(w.held.p50()), ms(w.held.p99()), ms(w.floorStart.p50()), ms(w.floorStart.p99()),
+		signedMS(w.held.p50()-w.floorStart.p50()), signedMS(pairedDiff(w.held, w.floorStart).p50()))
+	for _, l := range r.levels {
+		t.add("`"+l.level+"`", fmt.Sprint(len(l.ten)), ms(l.ten.p50()), ms(l.ten.p99()), ms(l.floor.p50()), ms(l.floor.p99()),
+			signedMS(l.own()), signedMS(l.paired()))
+	}
+	b.WriteString(t.String())
+	fmt.Fprintf(b, "\nTenement: a request through the proxy to the level's asleep instance (its unit stopped and unloaded), "+
+		"the daemon starting the unit with the level's wrapper. Floor: a bare `StartTransientUnit` with the properties "+
+		"`units.Render` gives an instance of the same service (its own dynamic `User=`, the mount sandboxing with "+
+		"`TemporaryFileSystem=` + `BindPaths=`, the kernel protections, for `namespace` the system call filter, "+
+		"for `sandbox` `KillMode=mixed`), timed from the call to the app's first 200 (the poller above); "+
+		"only the command differs, so the wrapper is in tenement's own share:\n\n")
+	fmt.Fprintf(b, "- `process`: the app (the wake table above, measured before these levels).\n")
+	for _, l := range r.levels {
+		fmt.Fprintf(b, "- `%s`: %s", l.level, l.floorIs)
+		switch l.level {
+		case config.IsolationNamespace:
+			b.WriteString(". Its data dir exists before the start, root's and `0755` (tenement's wrapper gives the dir to " +
+				"the dynamic user, one `lstat` once it has: that is part of tenement's share).")
+		case config.IsolationSandbox:
+			fmt.Fprintf(b, ": as root (`!`, as the wrapper starts it), the wrapper's runsc flags (`isolation.RunscArgs`), state "+
+				"and pid file in the unit's private `/tmp` as the wrapper's; the bundle is `isolation.BundleSpec`'s, written "+
+				"before the start with the unit's environment and the floor's dynamic UID (%d, learned in an untimed start). "+
+				"`runsc run` rather than `runsc do`: the wrapper runs `run` on a bundle, and `do` builds a different container "+
+				"(a writable overlay over the host root; with `--network=host` a network namespace, a veth, iptables rules and "+
+				"`ip_forward`, which inside a unit needs `--rootless`). What the floor leaves out is exactly the wrapper: "+
+				"the start of `ten`, its userdb lookup and data dir check, writing the bundle, and waiting as runsc's parent.",
+				l.dynamicUser.UID)
+		}
+		fmt.Fprintf(b, " Floor's job done at p50 %s ms; the daemon's launch-to-ready (`took`) p50 %s ms, p99 %s ms.\n",
+			ms(l.floorJob.p50()), ms(l.took.p50()), ms(l.took.p99()))
+	}
+	fmt.Fprintf(b, "\nWhere tenement's own share goes: a third path starts the unit exactly as tenement renders it, "+
+		"wrapper included, bare (`StartTransientUnit`, another instance of the same service: its own data dir and dynamic user). "+
+		"Its difference to the floor is the wrapper's cost; tenement's wake minus it is the daemon's and the proxy's.\n\n")
+	t = &table{head: []string{"level", "bare start with the wrapper p50", "p99", "wrapper (p50 − p50)", "wrapper, paired median",
+		"daemon + proxy (p50 − p50)", "daemon + proxy, paired median"}}
+	for _, l := range r.levels {
+		t.add("`"+l.level+"`", ms(l.wrapped.p50()), ms(l.wrapped.p99()),
+			signedMS(l.wrapped.p50()-l.floor.p50()), signedMS(pairedDiff(l.wrapped, l.floor).p50()),
+			signedMS(l.ten.p50()-l.wrapped.p50()), signedMS(pairedDiff(l.ten, l.wrapped).p50()))
+	}
+	b.WriteString(t.String())
+	fmt.Fprintf(b, "\nThe paths alternate wake by wake: for each level tenement, floor, bare start with the wrapper, "+
+		"then the next level (%d warm-up rounds, not counted; %s in all).\n\n", r.p.warm, r.levelsTook.Round(time.Second))
+}
+
+// runscVersion names the runsc the sandbox level uses; the pinned build
+// reports no version of its own.
+func runscVersion() string {
+	path, err := exec.LookPath("runsc")
+	if err != nil {
+		return "not installed"
+	}
+	v := version(path, "--version")
+	if strings.Contains(v, "VERSION_MISSING") {
+		v = "reports no version (scripts/deps installs gvisor.dev/gvisor/runsc@" + isolation.RunscVersion + ")"
+	}
+	return path + ": " + v + ", platform " + isolation.RunscPlatform
 }

@@ -26,7 +26,8 @@ const domain = "bench.local"
 // benchConfig is the daemon's config: one proxy-held and one
 // socket-activated service of the same static app, process isolation,
 // readiness by TCP connect, never idle-stopped by the daemon itself (the
-// bench puts instances to sleep).
+// bench puts instances to sleep). A proxy-held service per further
+// isolation level follows it (levelServiceConfig).
 const benchConfig = `[settings]
 data_dir = %q
 api_socket = %q
@@ -60,13 +61,16 @@ type daemon struct {
 	pprof  string // the daemon's profiler address, or ""
 }
 
-func startDaemon(dir, ten, app string, port int, pprofAddr string) (*daemon, error) {
+func startDaemon(dir, ten, app string, port int, pprofAddr string, levels []string) (*daemon, error) {
 	sock := "/run/tenement-bench-api.sock"
 	listen := "127.0.0.1:" + strconv.Itoa(port)
 	cfgPath := filepath.Join(dir, "tenement.toml")
 	data := filepath.Join(dir, "data")
 	_ = os.RemoveAll(data)
 	text := fmt.Sprintf(benchConfig, data, sock, listen, domain, app, app)
+	for _, l := range levels {
+		text += fmt.Sprintf(levelServiceConfig, levelServices[l], app, l)
+	}
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		return nil, err
 	}

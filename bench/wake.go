@@ -88,17 +88,24 @@ func (w *waker) run(ctx context.Context, warm, iters int) (*wakeResults, error) 
 // until systemd has forgotten its unit, then times one request through
 // the proxy.
 func (w *waker) wakeHeld(ctx context.Context) (time.Duration, error) {
-	if err := w.d.api.Stop(ctx, w.held); err != nil {
+	return wakeProxyHeld(ctx, w.d, w.sd, w.held, w.heldConn)
+}
+
+// wakeProxyHeld stops a proxy-held instance n (as an idle stop does), waits
+// until systemd has forgotten its unit, then times one request through
+// the proxy on c.
+func wakeProxyHeld(ctx context.Context, d *daemon, sd *dbusapi.Conn, n names.Instance, c *conn) (time.Duration, error) {
+	if err := d.api.Stop(ctx, n); err != nil {
 		return 0, err
 	}
-	if err := w.d.awaitState(ctx, w.held, supervisor.StateAsleep); err != nil {
+	if err := d.awaitState(ctx, n, supervisor.StateAsleep); err != nil {
 		return 0, err
 	}
-	if err := w.sd.WaitUnloaded(ctx, w.held.Unit()); err != nil {
+	if err := sd.WaitUnloaded(ctx, n.Unit()); err != nil {
 		return 0, err
 	}
 	time.Sleep(settle)
-	return w.timeRequest(ctx, w.heldConn, w.held)
+	return timeRequest(ctx, d, c, n)
 }
 
 // wakeSock stops only the service of the socket-activated instance (the
@@ -122,19 +129,23 @@ func (w *waker) wakeSock(ctx context.Context) (time.Duration, error) {
 	return w.timeRequest(ctx, w.sockConn, w.sock)
 }
 
+func (w *waker) timeRequest(ctx context.Context, c *conn, n names.Instance) (time.Duration, error) {
+	return timeRequest(ctx, w.d, c, n)
+}
+
 // timeRequest times one GET through the proxy, checks that the instance
 // answered, and waits until the daemon has it running again.
-func (w *waker) timeRequest(ctx context.Context, c *conn, n names.Instance) (time.Duration, error) {
+func timeRequest(ctx context.Context, d *daemon, c *conn, n names.Instance) (time.Duration, error) {
 	t0 := time.Now()
 	code, err := c.get()
-	d := time.Since(t0)
+	took := time.Since(t0)
 	if err != nil {
 		return 0, err
 	}
 	if want := "hello from " + n.String(); code != 200 || !strings.HasPrefix(string(c.body), want) {
 		return 0, fmt.Errorf("status %d, body %q; want 200 %q", code, c.body, want)
 	}
-	return d, w.d.awaitState(ctx, n, supervisor.StateRunning)
+	return took, d.awaitState(ctx, n, supervisor.StateRunning)
 }
 
 func (w *waker) floorStart(ctx context.Context) (startSample, error) {
