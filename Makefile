@@ -1,6 +1,6 @@
 # tenement: build, test and package.
 #
-#   make build      dist/ten (static, CGO_ENABLED=0, -trimpath, version stamped)
+#   make build      dist/ten and dist/ten-isolate (static, CGO_ENABLED=0, -trimpath, version stamped)
 #   make test       scripts/test: vet, staticcheck, gofmt, go test -race (as root)
 #   make package    dist/*.deb and dist/*.rpm with nfpm (nfpm.yaml)
 #   make deps       scripts/deps: what building and testing need (Debian 12, root)
@@ -23,6 +23,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 GOARCH=$(ARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/ten ./cmd/ten
+	CGO_ENABLED=0 GOARCH=$(ARCH) go build -trimpath -ldflags '-s -w' -o $(DIST)/ten-isolate ./cmd/ten-isolate
 
 test:
 	scripts/test

@@ -38,6 +38,7 @@ func build(share string) error {
 		race     bool
 	}{
 		{"ten", "./cmd/ten", raceEnabled},
+		{"ten-isolate", "./cmd/ten-isolate", raceEnabled}, // found next to ten
 		{"testapp", "./internal/testapp", false},
 	}
 	for _, b := range builds {

@@ -31,6 +31,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -54,6 +55,26 @@ const ExitWrapperFailed = 125
 
 // Command is the ten subcommand that runs the wrapper.
 const Command = "isolate"
+
+// WrapperName is the wrapper's own small binary, installed next to ten (a
+// build tree) or in WrapperDir (the packages).
+const WrapperName = "ten-isolate"
+
+// WrapperDir is where the packages install the wrapper.
+const WrapperDir = "/usr/lib/tenement"
+
+// WrapperPath returns the wrapper for units to run: ten-isolate next to
+// the ten executable exe, else in WrapperDir, else exe itself, whose hidden
+// `isolate` command is the same wrapper (only slower to start). Either
+// takes the command line Options.Args writes.
+func WrapperPath(exe string) string {
+	for _, p := range []string{filepath.Join(filepath.Dir(exe), WrapperName), filepath.Join(WrapperDir, WrapperName)} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return exe
+}
 
 // UserName returns the name of an instance's dynamic user (User= with
 // DynamicUser=yes): "tn-" and 16 hex digits of a hash of the instance name.

@@ -293,3 +293,28 @@ func TestDepsInstallsPinnedRunsc(t *testing.T) {
 		t.Errorf("scripts/deps does not install runsc %s", RunscVersion)
 	}
 }
+
+func TestWrapperPath(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "ten")
+	if err := os.WriteFile(exe, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(WrapperDir, WrapperName)); err == nil {
+		t.Skip("a packaged wrapper is installed on this machine")
+	}
+	if got := WrapperPath(exe); got != exe {
+		t.Errorf("without ten-isolate: %s, want ten itself", got)
+	}
+	sibling := filepath.Join(dir, WrapperName)
+	if err := os.WriteFile(sibling, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := WrapperPath(exe); got != exe {
+		t.Errorf("with a non-executable ten-isolate: %s, want ten itself", got)
+	}
+	os.Chmod(sibling, 0o755)
+	if got := WrapperPath(exe); got != sibling {
+		t.Errorf("with ten-isolate next to ten: %s, want %s", got, sibling)
+	}
+}

@@ -15,6 +15,7 @@ var commonFiles = []string{
 	"/etc/tenement/tenement.toml",
 	"/usr/bin/ten",
 	"/usr/lib/sysusers.d/tenement.conf",
+	"/usr/lib/tenement/ten-isolate",
 	"/usr/lib/tmpfiles.d/tenement.conf",
 	"/usr/share/doc/tenement/api.md",
 	"/usr/share/doc/tenement/configuration.md",
@@ -61,6 +62,7 @@ func TestDebContents(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/usr/bin/ten":                         "-rwxr-xr-x root/root",
+		"/usr/lib/tenement/ten-isolate":        "-rwxr-xr-x root/root",
 		"/lib/systemd/system/tenement.service": "-rw-r--r-- root/root",
 		"/etc/tenement/tenement.toml":          "-rw-r--r-- root/root",
 	} {

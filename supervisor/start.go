@@ -351,8 +351,9 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 
 // waitReady waits until the instance is ready by its service's readiness
 // rule. It gives up when the unit fails or exits. It probes every
-// millisecond at first (an app is usually up within a few ms of systemd's
-// job result), then backs off to every 10ms.
+// millisecond for the first second (an app is usually up within a few ms
+// of systemd's job result; gVisor takes ~200 ms), then backs off to every
+// 10ms.
 func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 	in.mu.Lock()
 	svc, port := in.svc, in.rec.Port
@@ -372,7 +373,7 @@ func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		if time.Since(start) > 100*time.Millisecond && delay < 10*time.Millisecond {
+		if time.Since(start) > time.Second && delay < 10*time.Millisecond {
 			delay += delay / 4
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/isolation"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/units"
@@ -61,8 +62,8 @@ type Options struct {
 	Systemd Systemd
 	Store   Store
 	Log     *slog.Logger
-	// Wrapper is the ten binary that wraps apps for namespace and sandbox
-	// isolation. Default: this executable.
+	// Wrapper is the binary that wraps apps for namespace and sandbox
+	// isolation. Default: isolation.WrapperPath of this executable.
 	Wrapper string
 	// Observer, if set, is told about wakes and restarts (metrics).
 	Observer Observer
@@ -110,7 +111,7 @@ func New(o Options) (*Supervisor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("supervisor: find own executable: %w", err)
 		}
-		o.Wrapper = exe
+		o.Wrapper = isolation.WrapperPath(exe)
 	}
 	lo, hi := o.Config.Settings.PortBounds()
 	ctx, cancel := context.WithCancel(context.Background())
