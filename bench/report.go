@@ -255,7 +255,7 @@ func (r *report) levelsMarkdown(b *strings.Builder) {
 				"`runsc run` rather than `runsc do`: the wrapper runs `run` on a bundle, and `do` builds a different container "+
 				"(a writable overlay over the host root; with `--network=host` a network namespace, a veth, iptables rules and "+
 				"`ip_forward`, which inside a unit needs `--rootless`). What the floor leaves out is exactly the wrapper: "+
-				"the start of `ten`, its userdb lookup and data dir check, writing the bundle, and waiting as runsc's parent.",
+				"the start of the wrapper (`ten-isolate`), its userdb lookup and data dir check, writing the bundle, and waiting as runsc's parent.",
 				l.dynamicUser.UID)
 		}
 		fmt.Fprintf(b, " Floor's job done at p50 %s ms; the daemon's launch-to-ready (`took`) p50 %s ms, p99 %s ms.\n",
