@@ -6,10 +6,8 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/user"
@@ -100,7 +98,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	servers := append([]*server{
-		{name: "api", ln: apiLn, srv: &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}},
+		newServer("api", apiLn, &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}),
 	}, fronts...)
 	for _, s := range servers {
 		s.srv.RegisterOnShutdown(apiSrv.CloseStreams) // log streams never end by themselves
@@ -134,28 +132,22 @@ func Run(ctx context.Context, o Options) error {
 		log.Error("stopping after a fatal error", "err", err)
 	}
 	_ = activation.Notify(activation.Stopping)
-	stop()
+	// Answer every accepted request first (drain.go), with the supervisor
+	// still running: a request may be waiting for a wake.
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	var drained sync.WaitGroup
 	for _, s := range servers {
-		if serr := s.srv.Shutdown(shCtx); serr != nil {
-			log.Warn("shutdown", "server", s.name, "err", serr)
-		}
+		drained.Go(func() {
+			if err := s.drain(shCtx); err != nil {
+				log.Warn("shutdown", "server", s.name, "err", err)
+			}
+		})
 	}
+	drained.Wait()
+	stop()
 	supDone.Wait()
 	return err
-}
-
-type server struct {
-	name string
-	ln   net.Listener
-	srv  *http.Server
-}
-
-func (s *server) serve(errc chan<- error) {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errc <- fmt.Errorf("%s server: %w", s.name, err)
-	}
 }
 
 // LoadConfig finds and loads the config and applies the flag overrides.

@@ -45,7 +45,7 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 		if err != nil {
 			return nil, err
 		}
-		return []*server{{name: "http", ln: ln, srv: &http.Server{Handler: front, ReadHeaderTimeout: 30 * time.Second}}}, nil
+		return []*server{newServer("http", ln, &http.Server{Handler: front, ReadHeaderTimeout: 30 * time.Second})}, nil
 	}
 	if domain == "localhost" || !strings.Contains(domain, ".") { // --domain may have changed it
 		return nil, fmt.Errorf("tls: domain %q: certificates need a public DNS name", domain)
@@ -65,12 +65,12 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 		return nil, err
 	}
 	return []*server{
-		{name: "https", ln: tls.NewListener(httpsLn, c.TLSConfig()), srv: &http.Server{
+		newServer("https", tls.NewListener(httpsLn, c.TLSConfig()), &http.Server{
 			Handler:           front,
 			ReadHeaderTimeout: 30 * time.Second,
 			ErrorLog:          serverLog(log.With("listener", "https")),
-		}},
-		{name: "http", ln: httpLn, srv: &http.Server{Handler: c.redirect(t.HTTPSPort), ReadHeaderTimeout: 10 * time.Second}},
+		}),
+		newServer("http", httpLn, &http.Server{Handler: c.redirect(t.HTTPSPort), ReadHeaderTimeout: 10 * time.Second}),
 	}, nil
 }
 
