@@ -27,6 +27,7 @@ func TestWriteError(t *testing.T) {
 		{"unauthorized", auth.ErrInvalidToken, 401, "WWW-Authenticate", `Bearer realm="tenement"`},
 		{"forbidden", fmt.Errorf("%w: no", errdefs.ErrForbidden), 403, "Retry-After", ""},
 		{"not found", fmt.Errorf("x: %w", errdefs.ErrNotFound), 404, "", ""},
+		{"method", fmt.Errorf("%w: GET /x", errdefs.ErrMethodNotAllowed), 405, "", ""},
 		{"internal", fmt.Errorf("disk on fire"), 500, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,8 +32,30 @@ func (s *Server) routes() {
 	s.auditRoutes()
 	s.metricsRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, s.log, fmt.Errorf("%w: %s %s (allowed: %s)", errdefs.ErrMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, s.log, fmt.Errorf("%w: %s %s", errdefs.ErrNotFound, r.Method, r.URL.Path))
 	})
+}
+
+// allowed returns the methods a route serves when r's path is a route
+// asked with another method (the catch-all pattern "/" hides the mux's own
+// 405).
+func (s *Server) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identity) error {

@@ -24,6 +24,9 @@ var (
 	ErrRateLimited   = errors.New("too many requests")
 	ErrUpstream      = errors.New("upstream error")
 	ErrUnimplemented = errors.New("not implemented")
+	// ErrMethodNotAllowed is a known route asked with a method it does not
+	// serve.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // kinds pairs each kind with its HTTP status, in the order they are tested.
@@ -41,6 +44,7 @@ var kinds = []struct {
 	{ErrUnavailable, http.StatusServiceUnavailable},
 	{ErrUpstream, http.StatusBadGateway},
 	{ErrUnimplemented, http.StatusNotImplemented},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed},
 }
 
 // HTTPStatus maps an error to the HTTP status of its kind; errors of no known

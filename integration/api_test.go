@@ -147,6 +147,7 @@ func TestAPIAuthMatrix(t *testing.T) {
 		unauth  = http.StatusUnauthorized
 		forbid  = http.StatusForbidden
 		missing = http.StatusNotFound
+		method  = http.StatusMethodNotAllowed
 	)
 	own := [5]int{unauth, unauth, ok, missing, ok}   // alice's instance
 	other := [5]int{unauth, unauth, missing, ok, ok} // bob's instance
@@ -229,6 +230,13 @@ func TestAPIAuthMatrix(t *testing.T) {
 		{name: "revoke token", method: "DELETE", path: "/api/tokens/" + throwaway.ID, want: [5]int{unauth, unauth, forbid, forbid, empty}},
 		{name: "audit", method: "GET", path: "/api/audit", want: admins},
 		{name: "unknown route", method: "GET", path: "/api/nope", want: [5]int{unauth, unauth, missing, missing, missing}},
+		{name: "wrong method", method: "GET", path: "/api/instances/notes:alice/restart", want: [5]int{unauth, unauth, method, method, method}, check: func(w who, body string) error {
+			if !strings.Contains(body, "allowed: POST") {
+				return fmt.Errorf("405 body %q does not name the allowed method", body)
+			}
+			return nil
+		}},
+		{name: "wrong method, list", method: "DELETE", path: "/api/instances", want: [5]int{unauth, unauth, method, method, method}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for w := none; w <= asAdmin; w++ {
