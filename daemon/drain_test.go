@@ -48,6 +48,24 @@ func (c *conns) count(state http.ConnState) int {
 	return n
 }
 
+// dialNew opens a connection that sends nothing yet, and waits until the
+// server tracks it as new.
+func dialNew(t *testing.T, s *server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	testbed.Eventually(t, 5*time.Second, "the server tracks the new connection", func() error {
+		if s.conns.count(http.StateNew) != 1 {
+			return errNotYet
+		}
+		return nil
+	})
+	return c
+}
+
 func ok(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }
 
 // A connection accepted before the shutdown whose request arrives after it
@@ -55,17 +73,7 @@ func ok(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok")
 // and dropped, and the client sees EOF (the restart-under-load failure).
 func TestDrainAnswersARequestSentAfterShutdownBegan(t *testing.T) {
 	s, served := startDrainable(t, http.HandlerFunc(ok))
-	c, err := net.Dial("tcp", s.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	testbed.Eventually(t, 5*time.Second, "the server tracks the new connection", func() error {
-		if s.conns.count(http.StateNew) != 1 {
-			return errNotYet
-		}
-		return nil
-	})
+	c := dialNew(t, s)
 
 	drained := make(chan error, 1)
 	go func() { drained <- s.drain(context.Background()) }()
@@ -154,17 +162,7 @@ func TestDrainFinishesRequestsInFlight(t *testing.T) {
 func TestDrainClosesSilentConnections(t *testing.T) {
 	s, _ := startDrainable(t, http.HandlerFunc(ok))
 	s.newGrace = 100 * time.Millisecond
-	c, err := net.Dial("tcp", s.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	testbed.Eventually(t, 5*time.Second, "the server tracks the new connection", func() error {
-		if s.conns.count(http.StateNew) != 1 {
-			return errNotYet
-		}
-		return nil
-	})
+	c := dialNew(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	if err := s.drain(ctx); err != nil {

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/tenement/tenement/metrics/metricstest"
 
 	"github.com/tenement/tenement/api"
 )
@@ -25,17 +24,6 @@ health = "/health"
 idle_timeout = "10m"
 `
 
-// parseMetrics parses the Prometheus text format.
-func parseMetrics(t *testing.T, body string) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v\n%s", err, body)
-	}
-	return mfs
-}
-
 // scrapeTCP fetches /metrics on the root domain with a token.
 func (d *daemon) scrapeTCP(token string) map[string]*dto.MetricFamily {
 	d.t.Helper()
@@ -46,7 +34,7 @@ func (d *daemon) scrapeTCP(token string) map[string]*dto.MetricFamily {
 	if ct := a.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		d.t.Fatalf("GET /metrics: Content-Type %q", ct)
 	}
-	return parseMetrics(d.t, a.body)
+	return metricstest.Parse(d.t, a.body)
 }
 
 // scrapeSocket fetches /metrics on the local API socket (as root: admin).
@@ -66,30 +54,7 @@ func (d *daemon) scrapeSocket() map[string]*dto.MetricFamily {
 	if resp.StatusCode != http.StatusOK {
 		d.t.Fatalf("GET /metrics on the socket: %d %s", resp.StatusCode, b)
 	}
-	return parseMetrics(d.t, string(b))
-}
-
-// seriesOf returns the series of a family whose labels include want.
-func seriesOf(mfs map[string]*dto.MetricFamily, name string, want map[string]string) []*dto.Metric {
-	var out []*dto.Metric
-	mf := mfs[name]
-	if mf == nil {
-		return nil
-	}
-next:
-	for _, m := range mf.Metric {
-		have := map[string]string{}
-		for _, lp := range m.Label {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		out = append(out, m)
-	}
-	return out
+	return metricstest.Parse(d.t, string(b))
 }
 
 // instanceSeries returns "family{service,instance}" for every series that
@@ -131,39 +96,39 @@ func TestMetrics(t *testing.T) {
 
 	mfs := d.scrapeTCP(admin)
 	aliceL := map[string]string{"service": "web", "instance": "alice"}
-	wakes := seriesOf(mfs, "tenement_wakes_total", map[string]string{"service": "web", "instance": "alice", "result": "ok"})
+	wakes := metricstest.Series(mfs, "tenement_wakes_total", map[string]string{"service": "web", "instance": "alice", "result": "ok"})
 	if len(wakes) != 1 || wakes[0].GetCounter().GetValue() < 1 {
 		t.Fatalf("no wake of web:alice in /metrics: %v", wakes)
 	}
-	wh := seriesOf(mfs, "tenement_wake_duration_seconds", aliceL)
+	wh := metricstest.Series(mfs, "tenement_wake_duration_seconds", aliceL)
 	if len(wh) != 1 || wh[0].GetHistogram().GetSampleCount() < 1 || len(wh[0].GetHistogram().GetBucket()) == 0 {
 		t.Fatalf("wake latency histogram of web:alice: %v", wh)
 	}
 	t.Logf("web:alice woke in %.3fs", wh[0].GetHistogram().GetSampleSum())
 	for _, id := range []string{"alice", "bob"} {
 		l := map[string]string{"service": "web", "instance": id}
-		h := seriesOf(mfs, "tenement_request_duration_seconds", l)
+		h := metricstest.Series(mfs, "tenement_request_duration_seconds", l)
 		if len(h) != 1 || h[0].GetHistogram().GetSampleCount() != 5 {
 			t.Errorf("request latency histogram of web:%s: %v, want 5 requests", id, h)
 		}
 		l["code"] = "2xx"
-		if r := seriesOf(mfs, "tenement_requests_total", l); len(r) != 1 || r[0].GetCounter().GetValue() != 5 {
+		if r := metricstest.Series(mfs, "tenement_requests_total", l); len(r) != 1 || r[0].GetCounter().GetValue() != 5 {
 			t.Errorf("tenement_requests_total of web:%s: %v, want 5", id, r)
 		}
-		mem := seriesOf(mfs, "tenement_instance_memory_bytes", map[string]string{"service": "web", "instance": id})
+		mem := metricstest.Series(mfs, "tenement_instance_memory_bytes", map[string]string{"service": "web", "instance": id})
 		if len(mem) != 1 || mem[0].GetGauge().GetValue() <= 0 {
 			t.Errorf("memory of running web:%s: %v, want > 0 (MemoryCurrent is %s)", id, mem, show(t, "tenement@web-"+id+".service", "MemoryCurrent"))
 		} else {
 			t.Logf("web:%s memory %.0f bytes", id, mem[0].GetGauge().GetValue())
 		}
-		one := seriesOf(mfs, "tenement_instance_state", map[string]string{"service": "web", "instance": id, "state": "running"})
+		one := metricstest.Series(mfs, "tenement_instance_state", map[string]string{"service": "web", "instance": id, "state": "running"})
 		if len(one) != 1 {
 			t.Errorf("tenement_instance_state of web:%s: %v", id, one)
 		}
 	}
 	// CPU: exported exactly when systemd reports it.
 	cpuProp := show(t, "tenement@web-bob.service", "CPUUsageNSec")
-	cpu := seriesOf(mfs, "tenement_instance_cpu_seconds_total", map[string]string{"service": "web", "instance": "bob"})
+	cpu := metricstest.Series(mfs, "tenement_instance_cpu_seconds_total", map[string]string{"service": "web", "instance": "bob"})
 	switch {
 	case cpuProp == "" || cpuProp == "[not set]":
 		if len(cpu) != 0 {
@@ -175,7 +140,7 @@ func TestMetrics(t *testing.T) {
 	default:
 		t.Logf("web:bob CPU %.3fs (CPUUsageNSec=%s)", cpu[0].GetCounter().GetValue(), cpuProp)
 	}
-	if got := seriesOf(mfs, "tenement_instances", map[string]string{"state": "running"}); len(got) != 1 || got[0].GetGauge().GetValue() != 2 {
+	if got := metricstest.Series(mfs, "tenement_instances", map[string]string{"state": "running"}); len(got) != 1 || got[0].GetGauge().GetValue() != 2 {
 		t.Errorf("tenement_instances{state=running}: %v, want 2", got)
 	}
 	if s := instanceSeries(mfs, "nobody"); len(s) != 0 {
@@ -183,7 +148,7 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// The local socket serves the same (its callers are admins).
-	if s := d.scrapeSocket(); len(seriesOf(s, "tenement_wakes_total", aliceL)) != 1 || s["tenement_instances"] == nil {
+	if s := d.scrapeSocket(); len(metricstest.Series(s, "tenement_wakes_total", aliceL)) != 1 || s["tenement_instances"] == nil {
 		t.Errorf("the socket's /metrics misses series")
 	}
 
@@ -208,7 +173,7 @@ func TestMetrics(t *testing.T) {
 			}
 		}
 	}
-	if len(seriesOf(mine, "tenement_wakes_total", aliceL)) != 1 {
+	if len(metricstest.Series(mine, "tenement_wakes_total", aliceL)) != 1 {
 		t.Errorf("tenant alice does not see its own wake")
 	}
 	// Without a token: 401.

@@ -13,8 +13,7 @@ import (
 
 	godbus "github.com/godbus/dbus/v5"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/tenement/tenement/metrics/metricstest"
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -106,40 +105,12 @@ func scrape(t *testing.T, r *Registry, scope func(names.Instance) bool) map[stri
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	return mfs
-}
-
-// series finds the series of family name whose labels include want.
-func series(mfs map[string]*dto.MetricFamily, name string, want map[string]string) []*dto.Metric {
-	var out []*dto.Metric
-	mf := mfs[name]
-	if mf == nil {
-		return nil
-	}
-next:
-	for _, m := range mf.Metric {
-		have := map[string]string{}
-		for _, lp := range m.Label {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		out = append(out, m)
-	}
-	return out
+	return metricstest.Parse(t, rec.Body.String())
 }
 
 func one(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
 	t.Helper()
-	s := series(mfs, name, want)
+	s := metricstest.Series(mfs, name, want)
 	if len(s) != 1 {
 		t.Fatalf("%s%v: %d series, want 1", name, want, len(s))
 	}
@@ -237,13 +208,13 @@ func TestScrapeReadsInstances(t *testing.T) {
 			t.Errorf("%s = %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if s := series(mfs, "tenement_instance_cpu_seconds_total", a); len(s) != 0 {
+	if s := metricstest.Series(mfs, "tenement_instance_cpu_seconds_total", a); len(s) != 0 {
 		t.Errorf("CPU series for an instance whose CPU systemd does not report: %v", s)
 	}
 	if got := one(t, mfs, "tenement_instance_cpu_seconds_total", map[string]string{"instance": "carol"}).GetCounter().GetValue(); got != 1.5 {
 		t.Errorf("cpu of carol = %v, want 1.5", got)
 	}
-	if s := series(mfs, "tenement_instance_memory_bytes", map[string]string{"service": "web", "instance": "bob"}); len(s) != 0 {
+	if s := metricstest.Series(mfs, "tenement_instance_memory_bytes", map[string]string{"service": "web", "instance": "bob"}); len(s) != 0 {
 		t.Errorf("memory series of an asleep instance: %v", s)
 	}
 	one(t, mfs, "tenement_instance_health", map[string]string{"instance": "alice", "health": "healthy"})
@@ -263,7 +234,7 @@ func TestTenantScope(t *testing.T) {
 	_ = r.Systemd(nil).(*countedSystemd).count("stop", errors.New("job failed"))
 
 	all := scrape(t, r, nil)
-	if len(series(all, "tenement_requests_total", map[string]string{"instance": "bob"})) != 1 || all["tenement_dbus_errors_total"] == nil {
+	if len(metricstest.Series(all, "tenement_requests_total", map[string]string{"instance": "bob"})) != 1 || all["tenement_dbus_errors_total"] == nil {
 		t.Fatalf("admin scrape misses series: %v", familyNames(all))
 	}
 	mine := scrape(t, r, func(n names.Instance) bool { return n.ID == "alice" })
@@ -280,7 +251,7 @@ func TestTenantScope(t *testing.T) {
 			t.Errorf("tenant alice sees the family %s", name)
 		}
 	}
-	if len(series(mine, "tenement_instance_state", map[string]string{"service": "api", "instance": "alice"})) != 1 {
+	if len(metricstest.Series(mine, "tenement_instance_state", map[string]string{"service": "api", "instance": "alice"})) != 1 {
 		t.Errorf("tenant alice misses its own api:alice: %v", familyNames(mine))
 	}
 }
