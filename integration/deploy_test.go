@@ -153,7 +153,7 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 	if before < 10 || after < 10 {
 		t.Errorf("%d requests before the route and %d after: too few to tell", before, after)
 	}
-	t.Logf("%d requests, %d before and %d after the route, none failed", len(results), before, after)
+	t.Logf("measured: ten route: %d requests, %d before and %d after the route, none failed", len(results), before, after)
 	if i := d.info("web:v1"); i.Weight != 0 || i.State != supervisor.StateRunning {
 		t.Errorf("web:v1 after route: %+v", i)
 	}

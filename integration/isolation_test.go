@@ -542,7 +542,7 @@ func TestIsolationWakeLatency(t *testing.T) {
 			took = append(took, time.Since(t0))
 		}
 		slices.Sort(took)
-		t.Logf("%-4s wake (stop, then a request through the proxy until 200): median %v, max %v", svc, took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+		t.Logf("measured: %-4s wake (stop, then a request through the proxy until 200): median %v, max %v", svc, took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 	}
 }
 

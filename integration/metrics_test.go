@@ -104,7 +104,7 @@ func TestMetrics(t *testing.T) {
 	if len(wh) != 1 || wh[0].GetHistogram().GetSampleCount() < 1 || len(wh[0].GetHistogram().GetBucket()) == 0 {
 		t.Fatalf("wake latency histogram of web:alice: %v", wh)
 	}
-	t.Logf("web:alice woke in %.3fs", wh[0].GetHistogram().GetSampleSum())
+	t.Logf("measured: /metrics: web:alice woke in %.3fs", wh[0].GetHistogram().GetSampleSum())
 	for _, id := range []string{"alice", "bob"} {
 		l := map[string]string{"service": "web", "instance": id}
 		h := metricstest.Series(mfs, "tenement_request_duration_seconds", l)
@@ -119,7 +119,7 @@ func TestMetrics(t *testing.T) {
 		if len(mem) != 1 || mem[0].GetGauge().GetValue() <= 0 {
 			t.Errorf("memory of running web:%s: %v, want > 0 (MemoryCurrent is %s)", id, mem, show(t, "tenement@web-"+id+".service", "MemoryCurrent"))
 		} else {
-			t.Logf("web:%s memory %.0f bytes", id, mem[0].GetGauge().GetValue())
+			t.Logf("measured: /metrics: web:%s memory %.0f bytes", id, mem[0].GetGauge().GetValue())
 		}
 		one := metricstest.Series(mfs, "tenement_instance_state", map[string]string{"service": "web", "instance": id, "state": "running"})
 		if len(one) != 1 {
@@ -134,11 +134,11 @@ func TestMetrics(t *testing.T) {
 		if len(cpu) != 0 {
 			t.Errorf("CPU series %v although systemd reports no CPUUsageNSec", cpu)
 		}
-		t.Logf("no CPU series: systemd reports CPUUsageNSec=%q for the unit (this manager runs cgroup v1 hybrid, where CPU accounting has no controller), so tenement exports none", cpuProp)
+		t.Logf("measured: /metrics: no CPU series: systemd reports CPUUsageNSec=%q for the unit (this manager runs cgroup v1 hybrid, where CPU accounting has no controller), so tenement exports none", cpuProp)
 	case len(cpu) != 1:
 		t.Errorf("systemd reports CPUUsageNSec=%s but there is no CPU series", cpuProp)
 	default:
-		t.Logf("web:bob CPU %.3fs (CPUUsageNSec=%s)", cpu[0].GetCounter().GetValue(), cpuProp)
+		t.Logf("measured: /metrics: web:bob CPU %.3fs (CPUUsageNSec=%s)", cpu[0].GetCounter().GetValue(), cpuProp)
 	}
 	if got := metricstest.Series(mfs, "tenement_instances", map[string]string{"state": "running"}); len(got) != 1 || got[0].GetGauge().GetValue() != 2 {
 		t.Errorf("tenement_instances{state=running}: %v, want 2", got)

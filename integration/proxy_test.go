@@ -69,6 +69,7 @@ func TestWakeOnceFor100ConcurrentRequests(t *testing.T) {
 	const n = 100
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
+	t0 := time.Now()
 	for range n {
 		wg.Add(1)
 		go func() {
@@ -80,7 +81,9 @@ func TestWakeOnceFor100ConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	took := time.Since(t0)
 	close(errs)
+	failed := len(errs)
 	for e := range errs {
 		t.Error("request failed:", e)
 	}
@@ -90,6 +93,7 @@ func TestWakeOnceFor100ConcurrentRequests(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("measured: %d concurrent requests to an asleep instance: %d failed, all answered in %v, 1 unit start", n, failed, took.Round(time.Millisecond))
 }
 
 func TestUnknownIsNotFoundAndCreatesNothing(t *testing.T) {
@@ -402,7 +406,7 @@ func TestCrashDuringLoadIsRetried(t *testing.T) {
 	if failed > clients*crashes {
 		t.Errorf("%d of %d requests failed across %d crashes, want at most %d (those in flight)", failed, total, crashes, clients*crashes)
 	}
-	t.Logf("%d requests across %d crashes, %d failed (in flight at a crash)", total, crashes, failed)
+	t.Logf("measured: %d requests across %d crashes, %d failed (in flight at a crash)", total, crashes, failed)
 }
 
 // TestPoisonRequestIsNotReplayed sends a request that crashes the app

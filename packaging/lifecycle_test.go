@@ -123,7 +123,7 @@ func (e *e2e) restartUnderLoad(t *testing.T) {
 	elapsed := time.Since(t0)
 
 	ok, failed := l.ok.Load(), l.failed.Load()
-	t.Logf("restart under load: %d clients, %v, %d restarts (systemctl restart took %s): %d requests ok, %d failed (%.0f req/s)",
+	t.Logf("measured: restart under load: %d clients, %v, %d restarts (systemctl restart took %s): %d requests ok, %d failed (%.0f req/s)",
 		clients, elapsed.Round(time.Millisecond), restarts, strings.Join(took, ", "), ok, failed, float64(ok)/elapsed.Seconds())
 	if failed > 0 {
 		t.Errorf("%d requests failed during the restarts; first: %s\ndaemon journal:\n%s", failed, strings.Join(l.errs, "\n"),
@@ -159,7 +159,7 @@ func (e *e2e) upgrade(t *testing.T) {
 	daemon0 := mainPID(t, "tenement.service")
 	t0 := time.Now()
 	t.Log(sh(t, "dpkg -i "+e.p.deb2))
-	t.Logf("dpkg -i (upgrade) took %v", time.Since(t0).Round(time.Millisecond))
+	t.Logf("measured: dpkg -i (upgrade) took %v", time.Since(t0).Round(time.Millisecond))
 	if got := sh(t, "dpkg-query -W -f '${Version}' tenement"); got != version2+"-1" {
 		t.Errorf("installed version %q", got)
 	}

@@ -120,7 +120,7 @@ func (e *e2e) tls(t *testing.T) {
 		t.Fatalf("HTTPS GET alice.notes.%s: %v\n%s", domain, err, sh(t, "journalctl -u tenement.service --no-pager -o cat | tail -20"))
 	}
 	leaf := resp.TLS.PeerCertificates[0]
-	t.Logf("first HTTPS request for alice.notes.%s (certificate issued on demand by Pebble): %v", domain, time.Since(t0).Round(time.Millisecond))
+	t.Logf("measured: first HTTPS request for alice.notes.%s (certificate issued on demand by Pebble): %v", domain, time.Since(t0).Round(time.Millisecond))
 	if resp.StatusCode != 200 || !strings.Contains(body, "buy milk") || resp.ProtoMajor != 2 {
 		t.Errorf("HTTPS GET alice.notes/notes: %s %d %q, want HTTP/2 200 with alice's notes", resp.Proto, resp.StatusCode, body)
 	}
