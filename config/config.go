@@ -69,6 +69,8 @@ type Config struct {
 
 	// Path is the file the config came from; empty for built-in defaults.
 	Path string `toml:"-"`
+
+	loc *locator // where each key is in the file, for Warnings
 }
 
 // Settings is the [settings] table.
@@ -99,9 +101,46 @@ type Settings struct {
 	// PortRange is the inclusive range tenant ports come from, "LOW-HIGH".
 	// Default "20000-29999" (below the kernel's ephemeral range).
 	PortRange string `toml:"port_range"`
-	// TrustedProxies lists addresses or CIDR prefixes whose
-	// X-Forwarded-For header is believed. Default: none.
+	// TrustedProxies narrows FrontListen to these peers (addresses or CIDR
+	// prefixes): only they may send forwarding headers there. Loopback
+	// addresses are refused (every tenant can connect from them). Default:
+	// none (any peer of FrontListen).
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// FrontListen is the listener meant for a front proxy (Caddy, a load
+	// balancer): "unix:/path" or "host:port" (not a loopback address).
+	// Only requests that arrive on it keep their X-Forwarded-For and
+	// X-Forwarded-Proto. Default: none.
+	FrontListen string `toml:"front_listen"`
+	// FrontGroup is the group of FrontListen's unix socket (mode 0660),
+	// e.g. "caddy". Default: none (root only, mode 0600).
+	FrontGroup string `toml:"front_group"`
+	// CredentialsDir holds the systemd credentials of instances:
+	// {credentials_dir}/{service}/NAME for every instance of a service and
+	// {credentials_dir}/{service}/{id}/NAME for one (which wins). Root
+	// only. Default /etc/tenement/credentials.
+	CredentialsDir string `toml:"credentials_dir"`
+	// ClientIdleTimeout closes a public listener's keep-alive connection
+	// idle this long. Default 60s.
+	ClientIdleTimeout Duration `toml:"client_idle_timeout"`
+	// ClientHeaderTimeout bounds how long a client may take to send a
+	// request's headers. Default 10s.
+	ClientHeaderTimeout Duration `toml:"client_header_timeout"`
+	// MaxHeaderBytes bounds a request's headers. Default 65536.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// MaxConnsPerClient bounds the open connections of one client address
+	// on the public listeners; more are closed at once. 0 means no limit.
+	// Default 256.
+	MaxConnsPerClient *int `toml:"max_conns_per_client"`
+	// SpawnPerClientPerMinute bounds how many instances requests from one
+	// client address may create per minute (spawn_on_request). Default 10.
+	SpawnPerClientPerMinute *int `toml:"spawn_per_client_per_minute"`
+	// AuditMaxEntries is how many audit entries are kept; older ones are
+	// dropped. Default 100000.
+	AuditMaxEntries int `toml:"audit_max_entries"`
+	// APIWritesPerMinute bounds each token's (and each local user's)
+	// changing API calls per minute; more get 429. 0 means no limit.
+	// Default 120.
+	APIWritesPerMinute *int `toml:"api_writes_per_minute"`
 	// LogLevel is the daemon's log level: debug, info, warn or error.
 	// Default "info".
 	LogLevel string `toml:"log_level"`
@@ -112,6 +151,33 @@ type Settings struct {
 	// Derived by Validate.
 	portLow, portHigh int
 	trusted           []netip.Prefix
+}
+
+// Limits of one client and one token.
+const (
+	DefaultMaxConnsPerClient       = 256
+	DefaultSpawnPerClientPerMinute = 10
+	DefaultAPIWritesPerMinute      = 120
+	DefaultAuditMaxEntries         = 100000
+	DefaultCredentialsDir          = "/etc/tenement/credentials"
+)
+
+// ConnsPerClient returns MaxConnsPerClient (0: no limit).
+func (s *Settings) ConnsPerClient() int { return deref(s.MaxConnsPerClient, DefaultMaxConnsPerClient) }
+
+// SpawnsPerClient returns SpawnPerClientPerMinute (0: no limit).
+func (s *Settings) SpawnsPerClient() int {
+	return deref(s.SpawnPerClientPerMinute, DefaultSpawnPerClientPerMinute)
+}
+
+// APIWrites returns APIWritesPerMinute (0: no limit).
+func (s *Settings) APIWrites() int { return deref(s.APIWritesPerMinute, DefaultAPIWritesPerMinute) }
+
+func deref(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // Service is one [service.NAME] table: the template every instance of the
@@ -185,7 +251,12 @@ type Service struct {
 	// "{data_dir}/{name}/{id}/app.sock".
 	Socket string `toml:"socket"`
 	// Env is extra environment; templates are replaced in the values.
+	// It is not secret: use credentials for secrets.
 	Env map[string]string `toml:"env"`
+	// MaxInstances bounds how many instances the service may have; a
+	// creation past it is refused (a request that would create one gets
+	// 429). 0 means no limit. Default 0.
+	MaxInstances int `toml:"max_instances"`
 }
 
 // PortRange returns the inclusive tenant port range.

@@ -28,8 +28,15 @@ func TestLoadFull(t *testing.T) {
 	if lo, hi := s.PortBounds(); lo != 21000 || hi != 21999 {
 		t.Errorf("PortBounds = %d-%d", lo, hi)
 	}
-	if len(s.Trusted()) != 2 || s.Trusted()[0].String() != "127.0.0.1/32" {
+	if len(s.Trusted()) != 2 || s.Trusted()[0].String() != "192.0.2.7/32" {
 		t.Errorf("Trusted = %v", s.Trusted())
+	}
+	if nw, addr := s.FrontAddr(); nw != "unix" || addr != "/run/tenement/front.sock" || s.FrontGroup != "caddy" {
+		t.Errorf("FrontAddr = %s %s, group %q", nw, addr, s.FrontGroup)
+	}
+	if s.CredentialsDir != "/srv/credentials" || s.ClientIdleTimeout.D() != 30*time.Second || s.ClientHeaderTimeout.D() != 5*time.Second ||
+		s.MaxHeaderBytes != 32768 || s.ConnsPerClient() != 64 || s.SpawnsPerClient() != 5 || s.AuditMaxEntries != 5000 || s.APIWrites() != 60 {
+		t.Errorf("limits: %+v", s)
 	}
 	n := c.Services["notes"]
 	if n.Persist() || n.Tasks() != 64 || n.IdleTimeout.D() != 5*time.Minute || n.WakeTimeout.D() != 15*time.Second {
@@ -54,6 +61,9 @@ func TestLoadFull(t *testing.T) {
 	if a.Isolation != IsolationNamespace || a.Restart != RestartOnFailure || !a.Persist() || a.Tasks() != 512 {
 		t.Errorf("api defaults: %+v", a)
 	}
+	if n.MaxInstances != 500 || a.MaxInstances != 0 {
+		t.Errorf("max_instances: %d %d", n.MaxInstances, a.MaxInstances)
+	}
 	if got := c.Instances["notes"]; len(got) != 2 {
 		t.Errorf("Instances = %v", c.Instances)
 	}
@@ -68,6 +78,11 @@ func TestDefaults(t *testing.T) {
 	if s.HealthCheckInterval.D() != 10*time.Second || s.MaxRestarts != 3 || s.RestartWindow.D() != 300*time.Second ||
 		s.BackoffBaseMS != 1000 || s.BackoffMaxMS != 60000 || s.PortRange != "20000-29999" {
 		t.Errorf("settings defaults: %+v", s)
+	}
+	if s.CredentialsDir != DefaultCredentialsDir || s.ClientIdleTimeout.D() != time.Minute || s.ClientHeaderTimeout.D() != 10*time.Second ||
+		s.MaxHeaderBytes != 65536 || s.ConnsPerClient() != 256 || s.SpawnsPerClient() != 10 || s.AuditMaxEntries != 100000 ||
+		s.APIWrites() != 120 || s.TLS.OrdersPerHour() != 60 || s.FrontListen != "" {
+		t.Errorf("limit defaults: %+v", s)
 	}
 	c, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
 	if err != nil {
@@ -193,6 +208,41 @@ func TestErrors(t *testing.T) {
 			want: `t.toml:4: service.notes.activation: "socket" does not work with isolation = "sandbox": gVisor's runsc does not hand systemd's socket to the app; use activation = "proxy" or isolation = "namespace"`,
 		},
 		{
+			name: "loopback trusted proxy",
+			toml: "[settings]\nfront_listen = \"unix:/run/f.sock\"\ntrusted_proxies = [\"::1\"]\n",
+			want: `t.toml:3: settings.trusted_proxies[0]: "::1": every tenant on this host can connect from a loopback address and would be believed; put the front proxy on front_listen = "unix:/run/tenement/front.sock" instead`,
+		},
+		{
+			name: "trusted proxies without front listener",
+			toml: "[settings]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+			want: `t.toml:2: settings.trusted_proxies: forwarding headers are believed only on front_listen; set front_listen (a unix socket, or an address only the front proxy reaches)`,
+		},
+		{
+			name: "front listener on loopback",
+			toml: "[settings]\nfront_listen = \"127.0.0.1:8081\"\n",
+			want: `t.toml:2: settings.front_listen: "127.0.0.1:8081": every tenant on this host can connect to a loopback address; use a unix socket (unix:/run/tenement/front.sock)`,
+		},
+		{
+			name: "front listener on every address",
+			toml: "[settings]\nfront_listen = \":8081\"\n",
+			want: `t.toml:2: settings.front_listen: ":8081": a wildcard address lets anyone send forwarding headers; bind the address only the front proxy reaches`,
+		},
+		{
+			name: "front group with an address",
+			toml: "[settings]\nfront_listen = \"10.0.0.5:8081\"\nfront_group = \"caddy\"\n",
+			want: `t.toml:3: settings.front_group: only with a unix socket in front_listen`,
+		},
+		{
+			name: "negative connection cap",
+			toml: "[settings]\nmax_conns_per_client = -1\n",
+			want: `t.toml:2: settings.max_conns_per_client: -1: want 0 (no limit) or more`,
+		},
+		{
+			name: "negative max instances",
+			toml: "[service.notes]\ncommand = \"x\"\nmax_instances = -3\n",
+			want: `t.toml:3: service.notes.max_instances: -3: want 0 (no limit) or more`,
+		},
+		{
 			name: "user with namespace",
 			toml: "[service.notes]\ncommand = \"x\"\nuser = \"www\"\n",
 			want: `t.toml:3: service.notes.user: only for isolation = "process": namespace gives every instance its own user`,
@@ -229,6 +279,17 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+func TestWarnings(t *testing.T) {
+	c, err := Parse("/etc/t.toml", []byte("[service.a]\ncommand = \"x\"\nisolation = \"process\"\n[service.b]\ncommand = \"x\"\nisolation = \"process\"\nuser = \"www\"\n[service.c]\ncommand = \"x\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Warnings()
+	if len(w) != 1 || !strings.HasPrefix(w[0].Error(), `/etc/t.toml:3: service.a.isolation: "process" without user runs every tenant as root`) {
+		t.Errorf("Warnings = %v", w)
+	}
+}
+
 func TestFind(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -240,8 +301,8 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find with nothing = %q", got)
 	}
 	os.WriteFile(filepath.Join(dir, "tenement.toml"), nil, 0o644)
-	if got := Find(""); got != "tenement.toml" {
-		t.Errorf("Find dev fallback = %q", got)
+	if got := Find(""); got != "" {
+		t.Errorf("Find took %q from the current directory", got)
 	}
 	t.Setenv("TENEMENT_CONFIG", "/x.toml")
 	if got := Find(""); got != "/x.toml" {

@@ -68,9 +68,10 @@ func (es Errors) Unwrap() []error {
 }
 
 // Find returns the config file to use: explicit if set, else
-// $TENEMENT_CONFIG, else /etc/tenement/tenement.toml if it exists, else
-// ./tenement.toml if it exists (a development fallback). It returns "" when
-// there is none.
+// $TENEMENT_CONFIG, else /etc/tenement/tenement.toml if it exists. It
+// returns "" when there is none. The current directory is never searched:
+// a `ten` run by root in a directory a tenant can write would otherwise
+// take the tenant's config (and its api_socket).
 func Find(explicit string) string {
 	if explicit != "" {
 		return explicit
@@ -78,10 +79,8 @@ func Find(explicit string) string {
 	if env := os.Getenv("TENEMENT_CONFIG"); env != "" {
 		return env
 	}
-	for _, p := range []string{DefaultPath, "tenement.toml"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if _, err := os.Stat(DefaultPath); err == nil {
+		return DefaultPath
 	}
 	return ""
 }
@@ -129,6 +128,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, tidy(errs)
 	}
+	c.loc = loc
 	return c, nil
 }
 

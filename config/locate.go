@@ -71,6 +71,9 @@ func (l *locator) add(parts []string, line int) {
 // line returns the line of key (in toml.Key.String() form), or of its
 // longest enclosing key that the file defines, or 0.
 func (l *locator) line(key string) int {
+	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
+		key = key[:i] // a list element is on its list's line
+	}
 	parts, ok := splitKey(key)
 	if !ok {
 		return 0

@@ -32,7 +32,7 @@ type TLS struct {
 	Domain string `toml:"domain"`
 	// CacheDir keeps the ACME account key and the certificates, one
 	// subdirectory per ACME directory (so staging and production
-	// certificates never mix). Default "{data_dir}/acme".
+	// certificates never mix). Default "{data_dir}/.acme".
 	CacheDir string `toml:"cache_dir"`
 	// Staging uses Let's Encrypt's staging directory. Default false.
 	Staging bool `toml:"staging"`
@@ -53,7 +53,18 @@ type TLS struct {
 	// directory's own HTTPS (a private CA); relative to the config file.
 	// Default: the system's roots.
 	ACMECA string `toml:"acme_ca"`
+	// MaxOrdersPerHour bounds the new certificate orders the daemon starts
+	// per hour, all names together (renewals included), so that requests
+	// for many new names cannot exhaust the CA's rate limits. 0 means no
+	// limit. Default 60.
+	MaxOrdersPerHour *int `toml:"max_orders_per_hour"`
 }
+
+// DefaultMaxOrdersPerHour is max_orders_per_hour's default.
+const DefaultMaxOrdersPerHour = 60
+
+// OrdersPerHour returns MaxOrdersPerHour (0: no limit).
+func (t *TLS) OrdersPerHour() int { return deref(t.MaxOrdersPerHour, DefaultMaxOrdersPerHour) }
 
 // setDefaults fills the TLS defaults that do not depend on other keys.
 func (t *TLS) setDefaults() {
@@ -96,7 +107,11 @@ func (t *TLS) validate(p *problems, dataDir, domain, cfgPath string) {
 	} else if u, err := url.Parse(t.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
 		p.add(key+"acme_directory", "%q: want an https:// URL", t.ACMEDirectory)
 	}
-	setStr(&t.CacheDir, strings.TrimSuffix(dataDir, "/")+"/acme")
+	if n := t.OrdersPerHour(); n < 0 {
+		p.add(key+"max_orders_per_hour", "%d: want 0 (no limit) or more", n)
+	}
+	// A dot-name: no service (names are letters and digits) can own it.
+	setStr(&t.CacheDir, strings.TrimSuffix(dataDir, "/")+"/.acme")
 	if strings.HasPrefix(t.CacheDir, "~") {
 		p.add(key+"cache_dir", "%q: \"~\" is not expanded; write the full path", t.CacheDir)
 	}

@@ -10,7 +10,7 @@ func TestTLSDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := TLS{HTTPSPort: 443, HTTPPort: 80, CacheDir: "/srv/ten/acme", ACMEDirectory: LetsEncryptDirectory}
+	want := TLS{HTTPSPort: 443, HTTPPort: 80, CacheDir: "/srv/ten/.acme", ACMEDirectory: LetsEncryptDirectory}
 	if c.Settings.TLS != want {
 		t.Errorf("TLS = %+v, want %+v", c.Settings.TLS, want)
 	}
@@ -50,13 +50,13 @@ enabled = true
 acme_directory = "https://localhost:14000/dir"
 acme_ca = "pebble.pem"
 `,
-			want: TLS{Enabled: true, HTTPSPort: 443, HTTPPort: 80, CacheDir: "/var/lib/tenement/acme",
+			want: TLS{Enabled: true, HTTPSPort: 443, HTTPPort: 80, CacheDir: "/var/lib/tenement/.acme",
 				ACMEDirectory: "https://localhost:14000/dir", ACMECA: "/etc/tenement/pebble.pem"},
 		},
 		{
 			name: "disabled tolerates localhost",
 			toml: "[settings.tls]\nenabled = false\n",
-			want: TLS{HTTPSPort: 443, HTTPPort: 80, CacheDir: "/var/lib/tenement/acme", ACMEDirectory: LetsEncryptDirectory},
+			want: TLS{HTTPSPort: 443, HTTPPort: 80, CacheDir: "/var/lib/tenement/.acme", ACMEDirectory: LetsEncryptDirectory},
 		},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,11 @@ func (c *Config) setDefaults() {
 	setInt(&s.BackoffMaxMS, 60000)
 	setStr(&s.PortRange, DefaultPortRange)
 	setStr(&s.LogLevel, "info")
+	setStr(&s.CredentialsDir, DefaultCredentialsDir)
+	setDur(&s.ClientIdleTimeout, 60*time.Second)
+	setDur(&s.ClientHeaderTimeout, 10*time.Second)
+	setInt(&s.MaxHeaderBytes, 64<<10)
+	setInt(&s.AuditMaxEntries, DefaultAuditMaxEntries)
 	s.TLS.setDefaults()
 	s.Domain = strings.TrimSuffix(strings.ToLower(s.Domain), ".")
 	if c.Services == nil {
@@ -157,12 +162,48 @@ func (s *Settings) validate(p *problems) {
 	s.portLow, s.portHigh = lo, hi
 	s.trusted = s.trusted[:0]
 	for i, t := range s.TrustedProxies {
+		key := fmt.Sprintf("settings.trusted_proxies[%d]", i)
 		pfx, err := parsePrefix(t)
 		if err != nil {
-			p.add(fmt.Sprintf("settings.trusted_proxies[%d]", i), "%q: want an IP address or CIDR prefix", t)
+			p.add(key, "%q: want an IP address or CIDR prefix", t)
+			continue
+		}
+		if pfx.Addr().IsLoopback() || pfx.Contains(netip.IPv6Loopback()) || pfx.Contains(netip.AddrFrom4([4]byte{127, 0, 0, 1})) {
+			p.add(key, "%q: every tenant on this host can connect from a loopback address and would be believed; put the front proxy on front_listen = \"unix:/run/tenement/front.sock\" instead", t)
 			continue
 		}
 		s.trusted = append(s.trusted, pfx)
+	}
+	if len(s.TrustedProxies) > 0 && s.FrontListen == "" {
+		p.add("settings.trusted_proxies", "forwarding headers are believed only on front_listen; set front_listen (a unix socket, or an address only the front proxy reaches)")
+	}
+	s.validateFront(p)
+	if !filepath.IsAbs(s.CredentialsDir) {
+		p.add("settings.credentials_dir", "%q: want an absolute path", s.CredentialsDir)
+	}
+	if s.ClientIdleTimeout.D() < time.Second {
+		p.add("settings.client_idle_timeout", "%v is too short; want at least 1s", s.ClientIdleTimeout)
+	}
+	if s.ClientHeaderTimeout.D() < 100*time.Millisecond {
+		p.add("settings.client_header_timeout", "%v is too short; want at least 100ms", s.ClientHeaderTimeout)
+	}
+	if s.MaxHeaderBytes < 4096 {
+		p.add("settings.max_header_bytes", "%d: want at least 4096", s.MaxHeaderBytes)
+	}
+	for _, v := range []struct {
+		key string
+		n   int
+	}{
+		{"max_conns_per_client", s.ConnsPerClient()},
+		{"spawn_per_client_per_minute", s.SpawnsPerClient()},
+		{"api_writes_per_minute", s.APIWrites()},
+	} {
+		if v.n < 0 {
+			p.add("settings."+v.key, "%d: want 0 (no limit) or more", v.n)
+		}
+	}
+	if s.AuditMaxEntries < 100 {
+		p.add("settings.audit_max_entries", "%d: want at least 100", s.AuditMaxEntries)
 	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -205,6 +246,9 @@ func (s *Service) validate(p *problems, key, cfgPath string) {
 	}
 	if s.Tasks() < 0 {
 		p.add(key+".tasks_max", "%d: want 0 (systemd's default) or more", s.Tasks())
+	}
+	if s.MaxInstances < 0 {
+		p.add(key+".max_instances", "%d: want 0 (no limit) or more", s.MaxInstances)
 	}
 	if s.StorageQuotaMB < 0 {
 		p.add(key+".storage_quota_mb", "%d: want 0 (none) or more", s.StorageQuotaMB)
@@ -365,4 +409,28 @@ func (c *Config) Override(port int, domain string) error {
 		c.Settings.Domain = d
 	}
 	return nil
+}
+
+// Warnings returns what is valid but unsafe, one line each with the file,
+// line (when known) and key, for `ten config check` and the daemon's log.
+func (c *Config) Warnings() []*Error {
+	var p problems
+	svcNames := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		svcNames = append(svcNames, name)
+	}
+	sort.Strings(svcNames)
+	for _, name := range svcNames {
+		svc := c.Services[name]
+		if svc.Isolation == IsolationProcess && (svc.User == "" || svc.User == "root") {
+			p.add("service."+name+".isolation", "\"process\" without user runs every tenant as root: a tenant can then read every other tenant's data and is admin on the API socket; use isolation = \"namespace\" or set user")
+		}
+	}
+	for _, e := range p {
+		e.File = c.Path
+		if c.loc != nil {
+			e.Line = c.loc.line(e.Key)
+		}
+	}
+	return p
 }

@@ -23,6 +23,9 @@ func (a *app) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w)
+			}
 			a.printf("%s: ok (%d services, %d configured instances)\n", cfg.Path, len(cfg.Services), countInstances(cfg))
 			return nil
 		},
