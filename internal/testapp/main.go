@@ -14,7 +14,8 @@
 // /fork (starts a child that sleeps), /sleep?d=dur, /sse?n=N&every=dur,
 // /ws (a raw WebSocket-style upgrade that echoes lines), /write?name=&value=,
 // /read?name=, /whoami (uid, pid, /proc pids, kernel release), /alloc?mb=N,
-// /forkbomb, /log?msg= (a line on stdout), /connect?addr= (dial a TCP addr).
+// /forkbomb, /log?msg= (a line on stdout), /connect?addr= (dial a TCP addr),
+// /attacks and /attack/NAME (the hostile tenant: attack.go).
 package main
 
 import (
@@ -166,6 +167,8 @@ func routes() *http.ServeMux {
 		fmt.Fprintln(w, "wrote", path)
 	})
 	mux.HandleFunc("/whoami", whoami)
+	mux.HandleFunc("/attacks", runAttacks)
+	mux.HandleFunc("/attack/", runOneAttack)
 	mux.HandleFunc("/alloc", alloc)
 	mux.HandleFunc("/forkbomb", forkbomb)
 	mux.HandleFunc("/log", func(w http.ResponseWriter, r *http.Request) {
