@@ -13,7 +13,10 @@ import (
 
 // prepareDataDir creates the instance's data dir before its unit starts.
 //
-// For "process" it is owned by the service's user when it has one. For
+// The service's dir above it is 0711: a tenant of a "process" service
+// with a user must pass it to reach its own dir, and may not list it. For
+// "process" the instance's dir is owned by the service's user when it has
+// one. For
 // "namespace" and "sandbox" the unit binds it over a tmpfs that hides the
 // rest of the data root, so it must exist before the start (else systemd
 // fails the unit with 226/NAMESPACE); the instance's dynamic user only
@@ -23,7 +26,7 @@ import (
 // It also starts the watch of the dir's size (storage.go).
 func (s *Supervisor) prepareDataDir(in *inst, dir string, svc *config.Service) error {
 	s.watchStorage(in, dir)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+	if err := serviceDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	mode := os.FileMode(0o750)
@@ -44,6 +47,24 @@ func (s *Supervisor) prepareDataDir(in *inst, dir string, svc *config.Service) e
 	gid, _ := strconv.Atoi(u.Gid)
 	if err := os.Chown(dir, uid, gid); err != nil {
 		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
+// serviceDir makes {data_dir}/{service} with mode 0711, and corrects the
+// mode of one made before (0750: a process tenant with a user could not
+// enter its own data dir, and failed with 200/CHDIR).
+func serviceDir(dir string) error {
+	const mode = 0o711
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != mode {
+		return os.Chmod(dir, mode)
 	}
 	return nil
 }
