@@ -31,7 +31,7 @@ func TestConfigCheck(t *testing.T) {
 		code       int
 		want       string // in stdout when code is 0, else the one stderr line
 	}{
-		{"valid", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\n", 0, ": ok (1 services, 0 configured instances)"},
+		{"valid", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\nuser = \"nobody\"\n", 0, ": ok (1 services, 0 configured instances)"},
 		{"unknown key", "[service.notes]\ncommand = \"/bin/true\"\ncomand = \"x\"\n", 1, ":3: service.notes.comand: unknown key"},
 		{"wrong type", "[service.notes]\ncommand = \"/bin/true\"\nmemory_limit_mb = \"lots\"\n", 1, ":3: service.notes.memory_limit_mb: wrong type"},
 		{"invalid isolation", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"vm\"\n", 1, `:3: service.notes.isolation: invalid value "vm"`},
@@ -55,7 +55,13 @@ func TestConfigCheck(t *testing.T) {
 			}
 		})
 	}
-	code, stdout, _ := ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
+	// process as root is valid, and warned about in one line.
+	path := write("root.toml", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\n")
+	code, stdout, stderr := ten("config", "check", "--config", path)
+	if code != 0 || stderr != "warning: "+path+`:3: service.notes.isolation: "process" without user runs every tenant as root: a tenant can then read every other tenant's data and is admin on the API socket; use isolation = "namespace" or set user`+"\n" {
+		t.Errorf("process as root: exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, _ = ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
 	if code != 0 || !strings.Contains(stdout, `isolation = "namespace"`) || !strings.Contains(stdout, `port_range = "20000-29999"`) {
 		t.Errorf("config show: %d\n%s", code, stdout)
 	}

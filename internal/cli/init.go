@@ -71,9 +71,12 @@ workdir = "."
 health = "/health"
 idle_timeout = 300
 storage_persist = true
-# namespace (the default) gives every instance its own user, PID and mount
-# namespace; process is a plain unit, the easiest start.
-isolation = "process"
+# namespace (the default): every instance gets its own user, PID and mount
+# namespace, a read-only system and only its own data dir. Keep the app
+# outside /home (e.g. in /srv), which tenants cannot see. "process" runs
+# tenants as root unless you set user: never for customers who do not
+# trust each other.
+isolation = "namespace"
 
 [service.%[1]s.env]
 # NAME = "value, with {name} {id} {data_dir} {port} {socket}"

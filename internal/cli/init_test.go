@@ -64,6 +64,9 @@ func TestInitWritesAConfigThatLoads(t *testing.T) {
 			if svc == nil || svc.Command != tc.command || svc.Health != "/health" || svc.Workdir != dir || !svc.Persist() {
 				t.Fatalf("service %q: %+v", tc.service, svc)
 			}
+			if svc.Isolation != config.IsolationNamespace || len(cfg.Warnings()) != 0 {
+				t.Errorf("isolation %q, warnings %v: want namespace and none", svc.Isolation, cfg.Warnings())
+			}
 			if ids := cfg.Instances[tc.service]; len(ids) != 1 || ids[0] != "default" {
 				t.Errorf("instances %v", cfg.Instances)
 			}
