@@ -21,6 +21,8 @@ func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handle
 		Trusted:  cfg.Settings.Trusted(),
 		Log:      log,
 		Observer: obs,
+
+		SpawnPerClientPerMinute: cfg.Settings.SpawnsPerClient(),
 	})
 }
 

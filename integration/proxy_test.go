@@ -285,6 +285,21 @@ func TestWeightedRouting(t *testing.T) {
 	d := startDaemon(t, "", proxyServices)
 	d.ten("spawn", "web:a")
 	d.ten("spawn", "web:b")
+	// New instances are one customer's each (weight 0): the service's
+	// name mixes nobody and wakes nobody.
+	d.ten("stop", "web:a")
+	d.ten("stop", "web:b")
+	for range 3 {
+		if code, body, _ := d.request("web.test.local", "/"); code != 404 {
+			t.Errorf("service route with no weights set: %d %q, want 404", code, body)
+		}
+	}
+	for _, n := range []string{"web:a", "web:b"} {
+		if i := d.info(n); i.State != supervisor.StateAsleep || i.Weight != 0 {
+			t.Errorf("%s after service-route requests: %s, weight %d; want asleep, weight 0", n, i.State, i.Weight)
+		}
+	}
+	d.ten("weight", "web:b", "100")
 	count := func(n int) map[string]int {
 		got := map[string]int{}
 		for range n {
@@ -309,8 +324,8 @@ func TestWeightedRouting(t *testing.T) {
 	// Weight 0 everywhere: nothing to route to.
 	d.ten("weight", "web:a", "0")
 	d.ten("weight", "web:b", "0")
-	if code, _, _ := d.request("web.test.local", "/"); code != 503 {
-		t.Errorf("all weights 0: %d, want 503", code)
+	if code, _, _ := d.request("web.test.local", "/"); code != 404 {
+		t.Errorf("all weights 0: %d, want 404", code)
 	}
 	// A weighted request wakes an asleep instance with weight > 0.
 	d.ten("weight", "web:b", "100")

@@ -30,6 +30,9 @@ import (
 // Backend is what the proxy needs from the supervisor.
 type Backend interface {
 	Acquire(ctx context.Context, n names.Instance) (supervisor.Lease, error)
+	// CreateForRequest makes an unknown instance known because a request
+	// asked for it (spawn_on_request, within max_instances).
+	CreateForRequest(n names.Instance) error
 	Pick(service string) (names.Instance, error)
 	ServiceConfig(service string) *config.Service
 }
@@ -51,6 +54,9 @@ type Options struct {
 	Trusted  []netip.Prefix
 	Log      *slog.Logger
 	Observer Observer
+	// SpawnPerClientPerMinute bounds the instances requests from one
+	// client may create per minute (spawn_on_request); 0: no limit.
+	SpawnPerClientPerMinute int
 }
 
 // Proxy is the HTTP listener's handler.
@@ -61,6 +67,7 @@ type Proxy struct {
 	trusted []netip.Prefix
 	log     *slog.Logger
 	obs     Observer
+	spawns  *spawnLimiter
 	rp      *httputil.ReverseProxy
 }
 
@@ -76,6 +83,7 @@ func New(o Options) *Proxy {
 		trusted: o.Trusted,
 		log:     o.Log.With("component", "proxy"),
 		obs:     o.Observer,
+		spawns:  newSpawnLimiter(o.SpawnPerClientPerMinute),
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
@@ -141,7 +149,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := newForwarding(w, r, svc, start)
 	r = r.WithContext(httptrace.WithClientTrace(context.WithValue(r.Context(), forwardKey{}, f), &f.trace))
 	for {
-		lease, err := p.backend.Acquire(r.Context(), n)
+		lease, err := p.acquire(r, n, svc)
 		if err != nil {
 			p.fail(w, r, n, err, svc, start)
 			return
@@ -164,6 +172,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// acquire leases the instance, creating it first when it is unknown and
+// its service has spawn_on_request, within the client's creations per
+// minute.
+func (p *Proxy) acquire(r *http.Request, n names.Instance, svc *config.Service) (supervisor.Lease, error) {
+	lease, err := p.backend.Acquire(r.Context(), n)
+	if err == nil || !svc.SpawnOnRequest || !errors.Is(err, errdefs.ErrNotFound) {
+		return lease, err
+	}
+	if !p.spawns.allow(peerAddr(r)) {
+		return supervisor.Lease{}, &spawnLimited{retryAfter: p.spawns.retryAfter()}
+	}
+	if err := p.backend.CreateForRequest(n); err != nil {
+		return supervisor.Lease{}, err
+	}
+	return p.backend.Acquire(r.Context(), n)
+}
+
+// spawnLimited is a request refused because its client created too many
+// instances this minute.
+type spawnLimited struct{ retryAfter int }
+
+func (e *spawnLimited) Error() string {
+	return "this client created too many instances; retry in " + strconv.Itoa(e.retryAfter) + "s"
+}
+func (e *spawnLimited) Unwrap() error { return errdefs.ErrRateLimited }
+
 // forward sends the request to the leased instance. The lease is released
 // in a defer: ReverseProxy aborts a broken stream by panicking with
 // http.ErrAbortHandler, and a leaked lease would keep the instance awake.
@@ -171,6 +205,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor
 	defer lease.Release()
 	f.upstream, f.retry = lease.Addr, false
 	p.rp.ServeHTTP(w, r)
+	if !f.retry {
+		lease.Served(f.w.code())
+	}
 }
 
 const (
@@ -227,6 +264,15 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, n names.Instance, e
 	switch status {
 	case http.StatusNotFound:
 		plainError(w, status, "not found")
+	case http.StatusTooManyRequests:
+		after := 60
+		var sl *spawnLimited
+		if errors.As(err, &sl) {
+			after = sl.retryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		plainError(w, status, "too many requests")
+		p.log.Debug("instance not created", "host", r.Host, "instance", n.String(), "client", r.RemoteAddr, "err", err)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(svc)))
 		plainError(w, status, "service unavailable")

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,8 @@ func (b *backend) Acquire(ctx context.Context, n names.Instance) (supervisor.Lea
 	}
 	return supervisor.Lease{Addr: b.addr}, nil
 }
+
+func (b *backend) CreateForRequest(n names.Instance) error { return errdefs.ErrNotFound }
 
 func (b *backend) Pick(service string) (names.Instance, error) {
 	return names.Instance{Service: service, ID: "a"}, nil
@@ -95,5 +98,71 @@ func BenchmarkProxy(b *testing.B) {
 		if w.Code != 200 {
 			b.Fatal(w.Code)
 		}
+	}
+}
+
+// spawner is a backend of one service with spawn_on_request that creates
+// whatever it is asked for.
+type spawner struct {
+	backend
+	created map[names.Instance]bool
+}
+
+func (b *spawner) Acquire(ctx context.Context, n names.Instance) (supervisor.Lease, error) {
+	if !b.created[n] {
+		return supervisor.Lease{}, errdefs.ErrNotFound
+	}
+	return supervisor.Lease{Addr: b.addr}, nil
+}
+
+func (b *spawner) CreateForRequest(n names.Instance) error {
+	b.created[n] = true
+	return nil
+}
+
+func TestSpawnOnRequestIsLimitedPerClient(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(up.Close)
+	c, err := config.Parse("/t.toml", []byte("[service.web]\ncommand = \"/bin/true\"\nspawn_on_request = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &spawner{backend: backend{svc: c.Services["web"], addr: strings.TrimPrefix(up.URL, "http://")}, created: map[names.Instance]bool{}}
+	p := New(Options{Domain: "example.com", Backend: b, SpawnPerClientPerMinute: 3})
+	get := func(id, client string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://"+id+".web.example.com/", nil)
+		r.RemoteAddr = client
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 5 {
+		w := get(fmt.Sprintf("id%d", i), "192.0.2.1:1000")
+		want := 200
+		if i >= 3 {
+			want = 429
+		}
+		if w.Code != want {
+			t.Errorf("creation %d from one client: %d, want %d", i, w.Code, want)
+		}
+		if want == 429 && w.Header().Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if w := get("id0", "192.0.2.1:1000"); w.Code != 200 {
+		t.Errorf("a known instance after the limit: %d", w.Code)
+	}
+	if w := get("other", "192.0.2.2:1000"); w.Code != 200 {
+		t.Errorf("another client: %d", w.Code)
+	}
+	// One IPv6 client is its /64.
+	for i := range 4 {
+		w := get(fmt.Sprintf("six%d", i), fmt.Sprintf("[2001:db8::%d]:1000", i+1))
+		if want := map[bool]int{true: 200, false: 429}[i < 3]; w.Code != want {
+			t.Errorf("IPv6 creation %d: %d, want %d", i, w.Code, want)
+		}
+	}
+	if len(b.created) != 7 {
+		t.Errorf("created %d instances, want 7", len(b.created))
 	}
 }

@@ -27,6 +27,12 @@ type Instance struct {
 	// crashes and by the daemon after failed health checks.
 	Restarts  int       `json:"restarts"`
 	CreatedAt time.Time `json:"created_at"`
+	// ByRequest is set when a request created the instance
+	// (spawn_on_request); Served once it answered a request with a 2xx.
+	// An instance created by a request that never served one is forgotten
+	// when it goes to sleep or fails.
+	ByRequest bool `json:"by_request,omitempty"`
+	Served    bool `json:"served,omitempty"`
 }
 
 // Name returns the instance's name.

@@ -93,6 +93,7 @@ func (s *Supervisor) adoptInst(n names.Instance, st dbusapi.UnitState) (*inst, e
 	in = s.newInst(n, svc, rec)
 	s.mu.Lock()
 	s.insts[n] = in
+	s.counts[n.Service]++
 	s.mu.Unlock()
 	s.ports.take(port, n)
 	return in, nil

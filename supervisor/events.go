@@ -174,5 +174,6 @@ func (s *Supervisor) apply(in *inst, st dbusapi.UnitState, epoch uint64) {
 	if failReason != "" {
 		s.log.Error("instance failed", "instance", in.name.String(), "reason", failReason)
 		s.markFailed(in, failReason)
+		s.forgetLater(in)
 	}
 }

@@ -188,7 +188,9 @@ func (s *Supervisor) failInst(in *inst, reason string) {
 	s.markFailed(in, reason)
 	if err := s.stopInst(context.WithoutCancel(s.ctx), in, false); err != nil {
 		s.log.Error("stop failed instance", "instance", in.name.String(), "err", err)
+		return
 	}
+	s.forgetUnserved(in)
 }
 
 // markFailed records a failure in the store.

@@ -96,6 +96,8 @@ type inst struct {
 	// the latest start is stale.
 	epoch uint64
 
+	marking bool // the first 2xx of a ByRequest instance is being stored
+
 	inflight   int       // requests and streams the proxy holds
 	lastActive time.Time // end of the last request, or when it woke
 	lastWake   time.Time

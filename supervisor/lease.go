@@ -16,6 +16,7 @@ import (
 // upgraded connection: while any lease is held the instance is not idle.
 type Lease struct {
 	in   *inst
+	s    *Supervisor
 	Addr string // host:port to forward to
 	// Woke is how long the request waited for the instance to wake
 	// (zero when it was already awake).
@@ -35,21 +36,37 @@ func (l Lease) Release() {
 	in.mu.Unlock()
 }
 
+// Served reports the status of the answer the leased instance gave. The
+// first 2xx of an instance that a request created marks it as served (one
+// store write, in the background), so that it is kept when it sleeps.
+func (l Lease) Served(status int) {
+	in := l.in
+	if in == nil || status < 200 || status > 299 {
+		return
+	}
+	in.mu.Lock()
+	mark := in.rec.ByRequest && !in.rec.Served && !in.marking
+	in.marking = in.marking || mark
+	in.mu.Unlock()
+	if !mark {
+		return
+	}
+	l.s.bg.Go(func() {
+		if err := l.s.update(in, func(r *store.Instance) { r.Served = true }); err != nil {
+			l.s.log.Error("record first answer", "instance", in.name.String(), "err", err)
+		}
+	})
+}
+
 // Acquire returns a lease on a running instance, waking it first if it is
 // asleep (one start however many requests wait; each waits up to the
-// service's wake_timeout). Unknown instances are ErrNotFound unless the
-// service sets spawn_on_request; failed ones are ErrUnavailable.
+// service's wake_timeout). Unknown instances are ErrNotFound (a request
+// creates one only through CreateForRequest); failed ones are
+// ErrUnavailable.
 func (s *Supervisor) Acquire(ctx context.Context, n names.Instance) (Lease, error) {
 	in := s.lookup(n)
 	if in == nil {
-		svc := s.cfg.Services[n.Service]
-		if svc == nil || !svc.SpawnOnRequest {
-			return Lease{}, fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
-		}
-		var err error
-		if in, err = s.ensure(n); err != nil {
-			return Lease{}, err
-		}
+		return Lease{}, fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
 	}
 	var t0 time.Time
 	for {
@@ -63,7 +80,7 @@ func (s *Supervisor) Acquire(ctx context.Context, n names.Instance) (Lease, erro
 			if !t0.IsZero() {
 				woke = time.Since(t0)
 			}
-			return Lease{in: in, Addr: a, Woke: woke}, nil
+			return Lease{in: in, s: s, Addr: a, Woke: woke}, nil
 		}
 		timeout := in.svc.WakeTimeout.D()
 		in.mu.Unlock()
@@ -120,7 +137,9 @@ func (s *Supervisor) Pick(service string) (names.Instance, error) {
 	}
 	n, ok := rr.next(weights)
 	if !ok {
-		return names.Instance{}, fmt.Errorf("%w: service %q has no instance with weight > 0", errdefs.ErrUnavailable, service)
+		// Nothing is woken: new instances have weight 0 and belong to
+		// one customer each; only ten weight, deploy or route pool them.
+		return names.Instance{}, fmt.Errorf("%w: service %q has no instance with weight > 0", errdefs.ErrNotFound, service)
 	}
 	return n, nil
 }

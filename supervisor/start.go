@@ -158,6 +158,9 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 		s.markFailed(in, err.Error())
 	}
 	o.finish(err)
+	if err != nil {
+		s.forgetLater(in)
+	}
 
 	if err != nil {
 		s.log.Warn("instance did not start", "instance", in.name.String(), "err", err)

@@ -64,7 +64,10 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 		return err
 	}
 	s.mu.Lock()
-	delete(s.insts, n)
+	if s.insts[n] == in {
+		delete(s.insts, n)
+		s.counts[n.Service]--
+	}
 	s.mu.Unlock()
 	in.mu.Lock()
 	in.state, in.owned = StateAsleep, false
@@ -207,7 +210,9 @@ func (s *Supervisor) idleCheck(in *inst, gen uint64) {
 	// kernel and wakes the service.
 	if err := s.stopInst(context.WithoutCancel(s.ctx), in, in.svc.Activation != config.ActivationSocket); err != nil {
 		s.log.Error("idle stop failed", "instance", in.name.String(), "err", err)
+		return
 	}
+	s.forgetUnserved(in)
 }
 
 // emptyDir removes everything inside dir, keeping dir.

@@ -96,9 +96,12 @@ type Supervisor struct {
 
 	ports *ports
 
-	mu    sync.RWMutex
-	insts map[names.Instance]*inst
-	rr    map[string]*roundRobin // weighted routing state per service
+	mu     sync.RWMutex
+	insts  map[names.Instance]*inst
+	counts map[string]int         // instances per service (max_instances)
+	rr     map[string]*roundRobin // weighted routing state per service
+
+	bg sync.WaitGroup // background work (store writes) waited for at shutdown
 }
 
 // New returns a Supervisor. Call Run to adopt units and follow their state.
@@ -127,6 +130,7 @@ func New(o Options) (*Supervisor, error) {
 		cancel:  cancel,
 		ports:   newPorts(lo, hi),
 		insts:   map[names.Instance]*inst{},
+		counts:  map[string]int{},
 		rr:      map[string]*roundRobin{},
 	}
 	if s.obs == nil {
@@ -178,12 +182,13 @@ func (s *Supervisor) Run(ctx context.Context, ready func()) error {
 func (s *Supervisor) shutdown() {
 	s.cancel()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for _, in := range s.insts {
 		in.mu.Lock()
 		in.endRun()
 		in.mu.Unlock()
 	}
+	s.mu.RUnlock()
+	s.bg.Wait()
 }
 
 // load creates the in-memory instances from the store.
@@ -206,6 +211,7 @@ func (s *Supervisor) load() error {
 			in.state, in.reason = StateFailed, rec.FailedReason
 		}
 		s.insts[n] = in
+		s.counts[n.Service]++
 		s.ports.take(rec.Port, n)
 	}
 	return nil
@@ -269,17 +275,42 @@ func (s *Supervisor) Create(n names.Instance, weight int) error {
 	if weight < 0 || weight > 100 {
 		return fmt.Errorf("%w: weight %d: want 0–100", errdefs.ErrInvalid, weight)
 	}
-	_, err := s.ensureWeight(n, weight)
+	_, err := s.ensureRecord(n, newRecord{weight: weight})
+	return err
+}
+
+// CreateForRequest makes an instance known because a request asked for it
+// (spawn_on_request): only for such a service, and only while the service
+// has fewer than max_instances instances. The instance is marked as
+// created by a request: if it never answers a 2xx, it is forgotten when it
+// goes to sleep or fails (forgetUnserved). An instance known already is
+// left as it is.
+func (s *Supervisor) CreateForRequest(n names.Instance) error {
+	svc := s.cfg.Services[n.Service]
+	if svc == nil || !svc.SpawnOnRequest {
+		return fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
+	}
+	_, err := s.ensureRecord(n, newRecord{weight: DefaultWeight, byRequest: true, limit: svc.MaxInstances})
 	return err
 }
 
 // ensure returns the instance, creating (and storing) it when its service
 // is configured and it is not known yet.
 func (s *Supervisor) ensure(n names.Instance) (*inst, error) {
-	return s.ensureWeight(n, DefaultWeight)
+	return s.ensureRecord(n, newRecord{weight: DefaultWeight})
 }
 
-func (s *Supervisor) ensureWeight(n names.Instance, weight int) (*inst, error) {
+// newRecord is how a new instance's record starts.
+type newRecord struct {
+	weight    int
+	byRequest bool
+	// limit is the service's max_instances for this creation (0: none).
+	// Admins are not held to it, so that a flood of requests cannot lock
+	// the operator out; requests are.
+	limit int
+}
+
+func (s *Supervisor) ensureRecord(n names.Instance, nr newRecord) (*inst, error) {
 	if in := s.lookup(n); in != nil {
 		return in, nil
 	}
@@ -292,22 +323,29 @@ func (s *Supervisor) ensureWeight(n names.Instance, weight int) (*inst, error) {
 	if in := s.insts[n]; in != nil {
 		return in, nil
 	}
+	if nr.limit > 0 && s.counts[n.Service] >= nr.limit {
+		return nil, fmt.Errorf("%w: service %s has max_instances (%d) instances", errdefs.ErrRateLimited, n.Service, nr.limit)
+	}
 	port, err := s.ports.allocate(n)
 	if err != nil {
 		return nil, err
 	}
-	rec := store.Instance{Service: n.Service, ID: n.ID, Port: port, Weight: weight, CreatedAt: time.Now().UTC()}
+	rec := store.Instance{Service: n.Service, ID: n.ID, Port: port, Weight: nr.weight,
+		ByRequest: nr.byRequest, CreatedAt: time.Now().UTC()}
 	if err := s.store.CreateInstance(rec); err != nil {
 		s.ports.release(port)
 		return nil, fmt.Errorf("remember %s: %w", n, err)
 	}
 	in := s.newInst(n, svc, rec)
 	s.insts[n] = in
+	s.counts[n.Service]++
 	return in, nil
 }
 
-// DefaultWeight is the routing weight of a new instance.
-const DefaultWeight = 100
+// DefaultWeight is the routing weight of a new instance: 0, so that a new
+// instance (one customer's) never receives {service}.{domain} traffic until
+// `ten weight`, `ten deploy` or `ten route` puts it in the service's pool.
+const DefaultWeight = 0
 
 // List returns every known instance, ordered by name. With accounting, it
 // also reads memory and CPU use from systemd for running instances.

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -63,11 +64,87 @@ func TestAcquireUnknown(t *testing.T) {
 		t.Error("a request created an instance")
 	}
 	n, _ := names.Parse("open:carol")
+	if _, err := s.Acquire(ctx, n); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Acquire created %s: %v", n, err)
+	}
+	if err := s.CreateForRequest(names.Instance{Service: "web", ID: "x"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("CreateForRequest without spawn_on_request: %v", err)
+	}
+	if err := s.CreateForRequest(n); err != nil {
+		t.Fatalf("spawn_on_request: %v", err)
+	}
 	l, err := s.Acquire(ctx, n)
 	if err != nil {
 		t.Fatalf("spawn_on_request: %v", err)
 	}
 	l.Release()
+	if i, _ := s.Get(ctx, n); i.Weight != 0 {
+		t.Errorf("a new instance has weight %d, want 0", i.Weight)
+	}
+}
+
+func TestCreateForRequestStopsAtMaxInstances(t *testing.T) {
+	f := newFake(0)
+	s := newTestSupervisor(t, f, "[service.open]\ncommand = \"/bin/true\"\nisolation = \"process\"\nready = \"tcp\"\nspawn_on_request = true\nmax_instances = 3\n")
+	ctx := context.Background()
+	for i := range 5 {
+		n, _ := names.New("open", fmt.Sprintf("id%d", i))
+		err := s.CreateForRequest(n)
+		if i < 3 && err != nil {
+			t.Errorf("creation %d: %v", i, err)
+		}
+		if i >= 3 && !errors.Is(err, errdefs.ErrRateLimited) {
+			t.Errorf("creation %d past max_instances: %v, want ErrRateLimited", i, err)
+		}
+	}
+	// An admin is not held to it; a deletion makes room for requests.
+	admin, _ := names.New("open", "admin")
+	if _, err := s.Spawn(ctx, admin); err != nil {
+		t.Fatalf("admin spawn past max_instances: %v", err)
+	}
+	for _, id := range []string{"id0", "admin"} {
+		if err := s.Delete(ctx, names.Instance{Service: "open", ID: id}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateForRequest(names.Instance{Service: "open", ID: "later"}); err != nil {
+		t.Errorf("after deletions: %v", err)
+	}
+}
+
+func TestUnservedInstanceIsForgottenWhenItSleeps(t *testing.T) {
+	f := newFake(0)
+	s := newTestSupervisor(t, f, "[service.open]\ncommand = \"/bin/true\"\nisolation = \"process\"\nready = \"tcp\"\nspawn_on_request = true\n")
+	ctx := context.Background()
+	quiet, _ := names.New("open", "quiet")
+	served, _ := names.New("open", "served")
+	for _, n := range []names.Instance{quiet, served} {
+		if err := s.CreateForRequest(n); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Acquire(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == served {
+			l.Served(200)
+		} else {
+			l.Served(404)
+		}
+		l.Release()
+	}
+	s.bg.Wait() // the first 2xx is stored in the background
+	for _, n := range []names.Instance{quiet, served} {
+		in := s.lookup(n)
+		s.stopInst(ctx, in, true)
+		s.forgetUnserved(in)
+	}
+	if s.Known(quiet) {
+		t.Error("an instance that never answered 2xx is still known after it slept")
+	}
+	if !s.Known(served) {
+		t.Error("an instance that answered 2xx was forgotten")
+	}
 }
 
 func TestPickExactProportions(t *testing.T) {
@@ -112,6 +189,7 @@ func TestRouteIsAtomicForPick(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.SetWeight(names.Instance{Service: "web", ID: "v1"}, 100)
 	s.SetWeight(names.Instance{Service: "web", ID: "v2"}, 0)
 	stop := make(chan struct{})
 	var failures int
@@ -222,5 +300,27 @@ func TestForeignUnitsAreNotAdopted(t *testing.T) {
 	}
 	if f.count(f.stops, n.Unit()) != 0 {
 		t.Error("stopped a unit of another daemon")
+	}
+}
+
+func TestPickWithEmptyPoolWakesNothing(t *testing.T) {
+	f := newFake(0)
+	s := newTestSupervisor(t, f, webService)
+	ctx := context.Background()
+	for _, id := range []string{"alice", "bob"} {
+		n, _ := names.New("web", id)
+		if _, err := s.Spawn(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := f.count(f.starts, "tenement@web-alice.service") + f.count(f.starts, "tenement@web-bob.service")
+	if _, err := s.Pick("web"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Pick with no instance of weight > 0 = %v, want ErrNotFound", err)
+	}
+	if after := f.count(f.starts, "tenement@web-alice.service") + f.count(f.starts, "tenement@web-bob.service"); after != before {
+		t.Errorf("Pick started a unit")
 	}
 }

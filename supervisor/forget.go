@@ -1,0 +1,35 @@
+package supervisor
+
+import (
+	"context"
+)
+
+// forgetUnserved forgets, with its data dir, an instance that a request
+// created (spawn_on_request) and that never answered a 2xx, once it is
+// asleep or failed: a flood of made-up ids then leaves no store record, no
+// port and no data dir behind. An instance that served a 2xx once is a
+// real tenant's and stays.
+func (s *Supervisor) forgetUnserved(in *inst) {
+	in.mu.Lock()
+	forget := in.rec.ByRequest && !in.rec.Served && !in.marking && in.inflight == 0 &&
+		(in.state == StateAsleep || in.state == StateFailed)
+	in.mu.Unlock()
+	if !forget || s.lookup(in.name) != in {
+		return
+	}
+	s.log.Info("forgetting an instance that a request created and that never answered 2xx", "instance", in.name.String())
+	if err := s.Delete(context.WithoutCancel(s.ctx), in.name, true); err != nil {
+		s.log.Error("forget instance", "instance", in.name.String(), "err", err)
+	}
+}
+
+// forgetLater runs forgetUnserved in the background (its caller may hold
+// locks or be on a start's path).
+func (s *Supervisor) forgetLater(in *inst) {
+	in.mu.Lock()
+	candidate := in.rec.ByRequest && !in.rec.Served
+	in.mu.Unlock()
+	if candidate {
+		s.bg.Go(func() { s.forgetUnserved(in) })
+	}
+}
