@@ -60,15 +60,15 @@ const (
 
 // Config is a loaded, defaulted and validated tenement.toml.
 type Config struct {
-	Settings Settings `toml:"settings"`
+	Settings Settings `toml:"settings" json:"settings"`
 	// Services maps a service name to its template ([service.NAME]).
-	Services map[string]*Service `toml:"service"`
+	Services map[string]*Service `toml:"service" json:"service"`
 	// Instances lists the instances to start when the daemon starts
 	// ([instances] NAME = ["id", ...]). Default: none.
-	Instances map[string][]string `toml:"instances"`
+	Instances map[string][]string `toml:"instances" json:"instances"`
 
 	// Path is the file the config came from; empty for built-in defaults.
-	Path string `toml:"-"`
+	Path string `toml:"-" json:"-"`
 
 	loc *locator // where each key is in the file, for Warnings
 }
@@ -77,76 +77,76 @@ type Config struct {
 type Settings struct {
 	// DataDir holds the store and one directory per instance,
 	// {data_dir}/{service}/{id}. Default /var/lib/tenement.
-	DataDir string `toml:"data_dir"`
+	DataDir string `toml:"data_dir" json:"data_dir"`
 	// Domain is the root domain: {id}.{service}.{domain} reaches an
 	// instance. Default "localhost".
-	Domain string `toml:"domain"`
+	Domain string `toml:"domain" json:"domain"`
 	// Listen is the HTTP listener's address, host:port. Default ":8080".
-	Listen string `toml:"listen"`
+	Listen string `toml:"listen" json:"listen"`
 	// APISocket is the local management API socket.
 	// Default /run/tenement/api.sock.
-	APISocket string `toml:"api_socket"`
+	APISocket string `toml:"api_socket" json:"api_socket"`
 	// HealthCheckInterval is the time between health checks. Default 10s.
-	HealthCheckInterval Duration `toml:"health_check_interval"`
+	HealthCheckInterval Duration `toml:"health_check_interval" json:"health_check_interval"`
 	// MaxRestarts is how many restarts within RestartWindow are allowed
 	// before an instance is marked failed. Default 3.
-	MaxRestarts int `toml:"max_restarts"`
+	MaxRestarts int `toml:"max_restarts" json:"max_restarts"`
 	// RestartWindow is the sliding window for MaxRestarts. Default 300s.
-	RestartWindow Duration `toml:"restart_window"`
+	RestartWindow Duration `toml:"restart_window" json:"restart_window"`
 	// BackoffBaseMS is the first health-restart delay in milliseconds; it
 	// doubles with every further restart in the window. Default 1000.
-	BackoffBaseMS int `toml:"backoff_base_ms"`
+	BackoffBaseMS int `toml:"backoff_base_ms" json:"backoff_base_ms"`
 	// BackoffMaxMS caps the health-restart delay. Default 60000.
-	BackoffMaxMS int `toml:"backoff_max_ms"`
+	BackoffMaxMS int `toml:"backoff_max_ms" json:"backoff_max_ms"`
 	// PortRange is the inclusive range tenant ports come from, "LOW-HIGH".
 	// Default "20000-29999" (below the kernel's ephemeral range).
-	PortRange string `toml:"port_range"`
+	PortRange string `toml:"port_range" json:"port_range"`
 	// TrustedProxies narrows FrontListen to these peers (addresses or CIDR
 	// prefixes): only they may send forwarding headers there. Loopback
 	// addresses are refused (every tenant can connect from them). Default:
 	// none (any peer of FrontListen).
-	TrustedProxies []string `toml:"trusted_proxies"`
+	TrustedProxies []string `toml:"trusted_proxies" json:"trusted_proxies"`
 	// FrontListen is the listener meant for a front proxy (Caddy, a load
 	// balancer): "unix:/path" or "host:port" (not a loopback address).
 	// Only requests that arrive on it keep their X-Forwarded-For and
 	// X-Forwarded-Proto. Default: none.
-	FrontListen string `toml:"front_listen"`
+	FrontListen string `toml:"front_listen" json:"front_listen"`
 	// FrontGroup is the group of FrontListen's unix socket (mode 0660),
 	// e.g. "caddy". Default: none (root only, mode 0600).
-	FrontGroup string `toml:"front_group"`
+	FrontGroup string `toml:"front_group" json:"front_group"`
 	// CredentialsDir holds the systemd credentials of instances:
 	// {credentials_dir}/{service}/NAME for every instance of a service and
 	// {credentials_dir}/{service}/{id}/NAME for one (which wins). Root
 	// only. Default /etc/tenement/credentials.
-	CredentialsDir string `toml:"credentials_dir"`
+	CredentialsDir string `toml:"credentials_dir" json:"credentials_dir"`
 	// ClientIdleTimeout closes a public listener's keep-alive connection
 	// idle this long. Default 60s.
-	ClientIdleTimeout Duration `toml:"client_idle_timeout"`
+	ClientIdleTimeout Duration `toml:"client_idle_timeout" json:"client_idle_timeout"`
 	// ClientHeaderTimeout bounds how long a client may take to send a
 	// request's headers. Default 10s.
-	ClientHeaderTimeout Duration `toml:"client_header_timeout"`
+	ClientHeaderTimeout Duration `toml:"client_header_timeout" json:"client_header_timeout"`
 	// MaxHeaderBytes bounds a request's headers. Default 65536.
-	MaxHeaderBytes int `toml:"max_header_bytes"`
+	MaxHeaderBytes int `toml:"max_header_bytes" json:"max_header_bytes"`
 	// MaxConnsPerClient bounds the open connections of one client address
 	// on the public listeners; more are closed at once. 0 means no limit.
 	// Default 256.
-	MaxConnsPerClient *int `toml:"max_conns_per_client"`
+	MaxConnsPerClient *int `toml:"max_conns_per_client" json:"max_conns_per_client"`
 	// SpawnPerClientPerMinute bounds how many instances requests from one
 	// client address may create per minute (spawn_on_request). Default 10.
-	SpawnPerClientPerMinute *int `toml:"spawn_per_client_per_minute"`
+	SpawnPerClientPerMinute *int `toml:"spawn_per_client_per_minute" json:"spawn_per_client_per_minute"`
 	// AuditMaxEntries is how many audit entries are kept; older ones are
 	// dropped. Default 100000.
-	AuditMaxEntries int `toml:"audit_max_entries"`
+	AuditMaxEntries int `toml:"audit_max_entries" json:"audit_max_entries"`
 	// APIWritesPerMinute bounds each token's (and each local user's)
 	// changing API calls per minute; more get 429. 0 means no limit.
 	// Default 120.
-	APIWritesPerMinute *int `toml:"api_writes_per_minute"`
+	APIWritesPerMinute *int `toml:"api_writes_per_minute" json:"api_writes_per_minute"`
 	// LogLevel is the daemon's log level: debug, info, warn or error.
 	// Default "info".
-	LogLevel string `toml:"log_level"`
+	LogLevel string `toml:"log_level" json:"log_level"`
 	// TLS is [settings.tls]: HTTPS with ACME certificates (tls.go).
 	// Default: off.
-	TLS TLS `toml:"tls"`
+	TLS TLS `toml:"tls" json:"tls"`
 
 	// Derived by Validate.
 	portLow, portHigh int
@@ -186,77 +186,78 @@ type Service struct {
 	// Command is the program to run, with arguments when Args is empty
 	// (then it is split like a shell would). Templates {name} {id}
 	// {data_dir} {port} {socket} are replaced. Required.
-	Command string `toml:"command"`
+	Command string `toml:"command" json:"command"`
 	// Args are explicit arguments; when set, Command is not split.
 	// Templates are replaced in each. Default: none.
-	Args []string `toml:"args"`
+	Args []string `toml:"args" json:"args"`
 	// Health is the HTTP path polled for health, e.g. "/health"; only 2xx
 	// is healthy. Default: none (a TCP connect is the health check).
-	Health string `toml:"health"`
+	Health string `toml:"health" json:"health"`
 	// Ready is how readiness is decided: "health", "notify" (the app sends
 	// READY=1) or "tcp". Default "health" when Health is set, else "tcp".
-	Ready string `toml:"ready"`
+	Ready string `toml:"ready" json:"ready"`
 	// Activation is "proxy" (tenement starts the unit and holds requests)
 	// or "socket" (systemd holds the listening socket). Default "proxy".
-	Activation string `toml:"activation"`
+	Activation string `toml:"activation" json:"activation"`
 	// Network is "host" or "private" (only loopback; needs socket
 	// activation). Default "host".
-	Network string `toml:"network"`
+	Network string `toml:"network" json:"network"`
 	// Isolation is "process", "namespace" or "sandbox". Default "namespace".
-	Isolation string `toml:"isolation"`
+	Isolation string `toml:"isolation" json:"isolation"`
 	// IdleTimeout stops an instance that had no request for this long;
 	// 0 never stops it. Default 0.
-	IdleTimeout Duration `toml:"idle_timeout"`
+	IdleTimeout Duration `toml:"idle_timeout" json:"idle_timeout"`
 	// StartupTimeout bounds how long a spawn waits for readiness.
 	// Default 10s.
-	StartupTimeout Duration `toml:"startup_timeout"`
+	StartupTimeout Duration `toml:"startup_timeout" json:"startup_timeout"`
 	// RequestTimeout bounds a proxied request until its response headers;
 	// then 504. Default 30s.
-	RequestTimeout Duration `toml:"request_timeout"`
+	RequestTimeout Duration `toml:"request_timeout" json:"request_timeout"`
 	// WakeTimeout bounds how long a request waits for an asleep instance;
 	// then 503. Default: StartupTimeout.
-	WakeTimeout Duration `toml:"wake_timeout"`
+	WakeTimeout Duration `toml:"wake_timeout" json:"wake_timeout"`
 	// StopTimeout is the time between SIGTERM and SIGKILL on stop.
 	// Default 10s.
-	StopTimeout Duration `toml:"stop_timeout"`
+	StopTimeout Duration `toml:"stop_timeout" json:"stop_timeout"`
 	// Restart is the crash restart policy: "always", "on-failure" or
 	// "never". Default "on-failure".
-	Restart string `toml:"restart"`
+	Restart string `toml:"restart" json:"restart"`
 	// StoragePersist keeps the data dir when the instance stops; false
 	// empties it on every stop. Default true.
-	StoragePersist *bool `toml:"storage_persist"`
+	StoragePersist *bool `toml:"storage_persist" json:"storage_persist"`
 	// MemoryLimitMB is MemoryMax in MiB; 0 means no limit. Default 0.
-	MemoryLimitMB int `toml:"memory_limit_mb"`
+	MemoryLimitMB int `toml:"memory_limit_mb" json:"memory_limit_mb"`
 	// CPUShares is CPUWeight, 1–10000 (100 is normal); 0 leaves systemd's
 	// default. Default 0.
-	CPUShares int `toml:"cpu_shares"`
+	CPUShares int `toml:"cpu_shares" json:"cpu_shares"`
 	// TasksMax limits processes and threads; 0 means systemd's default.
 	// Default 512.
-	TasksMax *int `toml:"tasks_max"`
+	TasksMax *int `toml:"tasks_max" json:"tasks_max"`
 	// StorageQuotaMB is a soft quota on the data dir in MiB; 0 means none.
 	// Default 0.
-	StorageQuotaMB int `toml:"storage_quota_mb"`
-	// Workdir is the working directory; relative commands resolve against
-	// it. Default: the instance's data dir.
-	Workdir string `toml:"workdir"`
+	StorageQuotaMB int `toml:"storage_quota_mb" json:"storage_quota_mb"`
+	// Workdir is the working directory (relative commands resolve against
+	// the config file's directory, not this one). Default: the instance's
+	// data dir.
+	Workdir string `toml:"workdir" json:"workdir"`
 	// User runs process-isolated instances as this existing user.
 	// Default: root for "process"; namespace and sandbox give every
 	// instance its own user and reject this key.
-	User string `toml:"user"`
+	User string `toml:"user" json:"user"`
 	// SpawnOnRequest lets a request for an unknown id create the instance.
 	// Default false: unknown ids are 404.
-	SpawnOnRequest bool `toml:"spawn_on_request"`
+	SpawnOnRequest bool `toml:"spawn_on_request" json:"spawn_on_request"`
 	// Socket is SOCKET_PATH, a unix socket path the app may listen on;
 	// templates {name} {id} {data_dir}. Default
 	// "{data_dir}/{name}/{id}/app.sock".
-	Socket string `toml:"socket"`
+	Socket string `toml:"socket" json:"socket"`
 	// Env is extra environment; templates are replaced in the values.
 	// It is not secret: use credentials for secrets.
-	Env map[string]string `toml:"env"`
+	Env map[string]string `toml:"env" json:"env"`
 	// MaxInstances bounds how many instances the service may have; a
 	// creation past it is refused (a request that would create one gets
 	// 429). 0 means no limit. Default 0.
-	MaxInstances int `toml:"max_instances"`
+	MaxInstances int `toml:"max_instances" json:"max_instances"`
 }
 
 // PortRange returns the inclusive tenant port range.

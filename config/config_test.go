@@ -120,12 +120,12 @@ func TestErrors(t *testing.T) {
 		{
 			name: "unknown key",
 			toml: "[service.notes]\ncommand = \"x\"\ncomand = \"y\"\n",
-			want: "t.toml:3: service.notes.comand: unknown key",
+			want: "t.toml:3: service.notes.comand: unknown key; did you mean command?",
 		},
 		{
 			name: "unknown settings key",
 			toml: "[settings]\n\ndomian = \"x\"\n",
-			want: "t.toml:3: settings.domian: unknown key",
+			want: "t.toml:3: settings.domian: unknown key; did you mean domain?",
 		},
 		{
 			name: "unknown top-level table",
@@ -135,12 +135,12 @@ func TestErrors(t *testing.T) {
 		{
 			name: "wrong type",
 			toml: "[service.notes]\ncommand = \"x\"\nmemory_limit_mb = \"lots\"\n",
-			want: "t.toml:3: service.notes.memory_limit_mb: wrong type: TOML value has type string; destination has type integer",
+			want: "t.toml:3: service.notes.memory_limit_mb: wrong type: want an integer, not a string",
 		},
 		{
 			name: "wrong type bool",
 			toml: "[service.notes]\ncommand = \"x\"\nstorage_persist = \"yes\"\n",
-			want: "t.toml:3: service.notes.storage_persist: wrong type: TOML value has type string; destination has type boolean",
+			want: "t.toml:3: service.notes.storage_persist: wrong type: want a boolean, not a string",
 		},
 		{
 			name: "invalid isolation",
@@ -206,6 +206,36 @@ func TestErrors(t *testing.T) {
 			name: "socket activation with sandbox",
 			toml: "[service.notes]\ncommand = \"x\"\nisolation = \"sandbox\"\nactivation = \"socket\"\n",
 			want: `t.toml:4: service.notes.activation: "socket" does not work with isolation = "sandbox": gVisor's runsc does not hand systemd's socket to the app; use activation = "proxy" or isolation = "namespace"`,
+		},
+		{
+			name: "domain is an IP address",
+			toml: "[settings]\ndomain = \"10.1.2.3\"\n",
+			want: `t.toml:2: settings.domain: "10.1.2.3" is an IP address: want a DNS name such as example.com ({id}.{service}.{domain} must be names; for a quick try use localhost)`,
+		},
+		{
+			name: "zero timeout",
+			toml: "[service.notes]\ncommand = \"x\"\nstartup_timeout = 0\n",
+			want: `t.toml:3: service.notes.startup_timeout: 0 is not allowed: want a positive value, or leave the key out for its default`,
+		},
+		{
+			name: "zero backoff",
+			toml: "[settings]\nbackoff_base_ms = 0\n",
+			want: `t.toml:2: settings.backoff_base_ms: 0 is not allowed: want a positive value, or leave the key out for its default`,
+		},
+		{
+			name: "zero interval",
+			toml: "[settings]\nhealth_check_interval = \"0s\"\n",
+			want: `t.toml:2: settings.health_check_interval: 0 is not allowed: want a positive value, or leave the key out for its default`,
+		},
+		{
+			name: "unknown key far from any",
+			toml: "[settings]\nfrobnicate = 1\n",
+			want: `t.toml:2: settings.frobnicate: unknown key`,
+		},
+		{
+			name: "unknown tls key",
+			toml: "[settings.tls]\nacme_emial = \"a@b.c\"\n",
+			want: `t.toml:2: settings.tls.acme_emial: unknown key; did you mean acme_email?`,
 		},
 		{
 			name: "loopback trusted proxy",
@@ -276,6 +306,19 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error:\n got  %s\n want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMaxRestartsZeroMeansNone(t *testing.T) {
+	c, err := Parse("/etc/t.toml", []byte("[settings]\nmax_restarts = 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Settings.MaxRestarts != 0 {
+		t.Errorf("max_restarts = 0 became %d", c.Settings.MaxRestarts)
+	}
+	if c, _ := Parse("/etc/t.toml", nil); c.Settings.MaxRestarts != 3 {
+		t.Errorf("default max_restarts %d, want 3", c.Settings.MaxRestarts)
 	}
 }
 
@@ -378,5 +421,35 @@ func TestOverride(t *testing.T) {
 				t.Fatalf("Override: %v; listen %q domain %q", err, c.Settings.Listen, c.Settings.Domain)
 			}
 		})
+	}
+}
+
+// `ten config show --json` uses the TOML key names.
+func TestJSONUsesTOMLNames(t *testing.T) {
+	c, err := Load("testdata/full.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"data_dir", "health_check_interval", "max_restarts", "port_range", "tls"} {
+		if _, ok := m["settings"][k]; !ok {
+			t.Errorf("settings has no %q in JSON: %s", k, b)
+		}
+	}
+	notes := m["service"]["notes"].(map[string]any)
+	for _, k := range []string{"command", "idle_timeout", "memory_limit_mb", "spawn_on_request"} {
+		if _, ok := notes[k]; !ok {
+			t.Errorf("service.notes has no %q in JSON", k)
+		}
+	}
+	if strings.Contains(string(b), `"DataDir"`) {
+		t.Errorf("Go field names in JSON: %s", b)
 	}
 }

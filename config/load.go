@@ -118,7 +118,8 @@ func Parse(file string, data []byte) (*Config, error) {
 		errs = append(errs, unknownKey(file, loc, k))
 	}
 	if len(errs) == 0 {
-		c.setDefaults()
+		errs = append(errs, zeroes(c, md.IsDefined, file, loc)...)
+		c.setDefaults(md.IsDefined)
 		for _, e := range c.validate() {
 			e.File = file
 			e.Line = loc.line(e.Key)
@@ -135,7 +136,7 @@ func Parse(file string, data []byte) (*Config, error) {
 // Default returns the configuration used when there is no file.
 func Default() *Config {
 	c := &Config{}
-	c.setDefaults()
+	c.setDefaults(func(...string) bool { return false })
 	if es := c.validate(); len(es) > 0 {
 		panic("config: defaults do not validate: " + Errors(es).Error())
 	}
@@ -152,8 +153,7 @@ func decodeError(file string, err error) *Error {
 	}
 	if m := tomlLineErr.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		msg := strings.Replace(m[3], "incompatible types: ", "wrong type: ", 1)
-		return &Error{File: file, Line: line, Key: m[2], Msg: msg}
+		return &Error{File: file, Line: line, Key: m[2], Msg: typeWords(m[3])}
 	}
 	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 }
@@ -179,6 +179,8 @@ func unknownKey(file string, loc *locator, k toml.Key) *Error {
 		e.Line = loc.line("routing")
 	} else if msg, ok := unsupported[last]; ok && k[0] == "service" && len(k) == 3 {
 		e.Msg = msg
+	} else if near := didYouMean(last, tableKeys(k)); near != "" {
+		e.Msg = "unknown key; did you mean " + near + "?"
 	}
 	return e
 }

@@ -24,40 +24,40 @@ type TLS struct {
 	// only redirects to it and answers ACME HTTP-01 challenges; the port
 	// of settings.listen is not used (its host is the address both bind).
 	// Default false.
-	Enabled bool `toml:"enabled"`
+	Enabled bool `toml:"enabled" json:"enabled"`
 	// ACMEEmail is the contact address of the ACME account. Default: none.
-	ACMEEmail string `toml:"acme_email"`
+	ACMEEmail string `toml:"acme_email" json:"acme_email"`
 	// Domain is accepted for compatibility with the original; when set it
 	// must equal settings.domain. Default: settings.domain.
-	Domain string `toml:"domain"`
+	Domain string `toml:"domain" json:"domain"`
 	// CacheDir keeps the ACME account key and the certificates, one
 	// subdirectory per ACME directory (so staging and production
 	// certificates never mix). Default "{data_dir}/.acme".
-	CacheDir string `toml:"cache_dir"`
+	CacheDir string `toml:"cache_dir" json:"cache_dir"`
 	// Staging uses Let's Encrypt's staging directory. Default false.
-	Staging bool `toml:"staging"`
+	Staging bool `toml:"staging" json:"staging"`
 	// HTTPSPort is the HTTPS listener's port. Default 443.
-	HTTPSPort int `toml:"https_port"`
+	HTTPSPort int `toml:"https_port" json:"https_port"`
 	// HTTPPort is the plain-HTTP listener's port: redirects to HTTPS and
 	// ACME HTTP-01 challenges. Default 80.
-	HTTPPort int `toml:"http_port"`
+	HTTPPort int `toml:"http_port" json:"http_port"`
 	// DNSProvider is the Caddy DNS provider module `ten caddy` puts in the
 	// Caddyfile for wildcard certificates (e.g. "cloudflare"). The daemon
 	// does not use it. Default: none.
-	DNSProvider string `toml:"dns_provider"`
+	DNSProvider string `toml:"dns_provider" json:"dns_provider"`
 	// ACMEDirectory is the ACME directory URL, for another CA (a private
 	// one, or Pebble in tests). Default Let's Encrypt (or its staging
 	// directory with Staging).
-	ACMEDirectory string `toml:"acme_directory"`
+	ACMEDirectory string `toml:"acme_directory" json:"acme_directory"`
 	// ACMECA is a PEM file of CA certificates to trust for the ACME
 	// directory's own HTTPS (a private CA); relative to the config file.
 	// Default: the system's roots.
-	ACMECA string `toml:"acme_ca"`
+	ACMECA string `toml:"acme_ca" json:"acme_ca"`
 	// MaxOrdersPerHour bounds the new certificate orders the daemon starts
 	// per hour, all names together (renewals included), so that requests
 	// for many new names cannot exhaust the CA's rate limits. 0 means no
 	// limit. Default 60.
-	MaxOrdersPerHour *int `toml:"max_orders_per_hour"`
+	MaxOrdersPerHour *int `toml:"max_orders_per_hour" json:"max_orders_per_hour"`
 }
 
 // DefaultMaxOrdersPerHour is max_orders_per_hour's default.

@@ -14,15 +14,20 @@ import (
 	"github.com/tenement/tenement/names"
 )
 
-// setDefaults fills every unset field with its documented default.
-func (c *Config) setDefaults() {
+// setDefaults fills every unset field with its documented default. A key
+// the file sets keeps its value even when it is zero (defined tells): zero
+// means zero where it is allowed (max_restarts = 0: no restarts), and is
+// rejected by zeroes where it is not.
+func (c *Config) setDefaults(defined func(key ...string) bool) {
 	s := &c.Settings
 	setStr(&s.DataDir, DefaultDataDir)
 	setStr(&s.Domain, DefaultDomain)
 	setStr(&s.Listen, DefaultListen)
 	setStr(&s.APISocket, DefaultAPISocket)
 	setDur(&s.HealthCheckInterval, 10*time.Second)
-	setInt(&s.MaxRestarts, 3)
+	if !defined("settings", "max_restarts") {
+		s.MaxRestarts = 3
+	}
 	setDur(&s.RestartWindow, 300*time.Second)
 	setInt(&s.BackoffBaseMS, 1000)
 	setInt(&s.BackoffMaxMS, 60000)
@@ -72,6 +77,52 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// zeroes returns an error for each key the file sets to 0 where 0 is not a
+// value (a timeout, an interval, a delay): it would otherwise quietly mean
+// the default.
+func zeroes(c *Config, defined func(key ...string) bool, file string, loc *locator) Errors {
+	var errs Errors
+	add := func(key string, path ...string) {
+		if defined(path...) {
+			errs = append(errs, &Error{File: file, Line: loc.line(key), Key: key,
+				Msg: "0 is not allowed: want a positive value, or leave the key out for its default"})
+		}
+	}
+	s := &c.Settings
+	for _, k := range []struct {
+		name string
+		zero bool
+	}{
+		{"health_check_interval", s.HealthCheckInterval == 0},
+		{"restart_window", s.RestartWindow == 0},
+		{"backoff_base_ms", s.BackoffBaseMS == 0},
+		{"backoff_max_ms", s.BackoffMaxMS == 0},
+	} {
+		if k.zero {
+			add("settings."+k.name, "settings", k.name)
+		}
+	}
+	for name, svc := range c.Services {
+		if svc == nil {
+			continue
+		}
+		for _, k := range []struct {
+			name string
+			zero bool
+		}{
+			{"startup_timeout", svc.StartupTimeout == 0},
+			{"request_timeout", svc.RequestTimeout == 0},
+			{"wake_timeout", svc.WakeTimeout == 0},
+			{"stop_timeout", svc.StopTimeout == 0},
+		} {
+			if k.zero {
+				add("service."+name+"."+k.name, "service", name, k.name)
+			}
+		}
+	}
+	return errs
+}
+
 func setStr(p *string, v string) {
 	if *p == "" {
 		*p = v
@@ -106,12 +157,7 @@ func (c *Config) validate() []*Error {
 		c.Settings.DataDir = resolve(c.Path, c.Settings.DataDir)
 	}
 	c.Settings.TLS.validate(&p, c.Settings.DataDir, c.Settings.Domain, c.Path)
-	svcNames := make([]string, 0, len(c.Services))
-	for name := range c.Services {
-		svcNames = append(svcNames, name)
-	}
-	sort.Strings(svcNames)
-	for _, name := range svcNames {
+	for _, name := range c.serviceNames() {
 		key := "service." + name
 		if err := names.ValidateService(name); err != nil {
 			p.add(key, "%s", strings.TrimPrefix(err.Error(), "invalid argument: "))
@@ -346,6 +392,9 @@ func validDomain(d string) error {
 	if d == "" || len(d) > 253 {
 		return fmt.Errorf("%q: want a DNS name such as example.com", d)
 	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return fmt.Errorf("%q is an IP address: want a DNS name such as example.com ({id}.{service}.{domain} must be names; for a quick try use localhost)", d)
+	}
 	for _, l := range strings.Split(d, ".") {
 		if !dnsLabel.MatchString(l) {
 			return fmt.Errorf("%q: label %q is not a DNS label", d, l)
@@ -415,12 +464,7 @@ func (c *Config) Override(port int, domain string) error {
 // line (when known) and key, for `ten config check` and the daemon's log.
 func (c *Config) Warnings() []*Error {
 	var p problems
-	svcNames := make([]string, 0, len(c.Services))
-	for name := range c.Services {
-		svcNames = append(svcNames, name)
-	}
-	sort.Strings(svcNames)
-	for _, name := range svcNames {
+	for _, name := range c.serviceNames() {
 		svc := c.Services[name]
 		if svc.Isolation == IsolationProcess && (svc.User == "" || svc.User == "root") {
 			p.add("service."+name+".isolation", "\"process\" without user runs every tenant as root: a tenant can then read every other tenant's data and is admin on the API socket; use isolation = \"namespace\" or set user")
@@ -433,4 +477,14 @@ func (c *Config) Warnings() []*Error {
 		}
 	}
 	return p
+}
+
+// serviceNames returns the configured services' names, sorted.
+func (c *Config) serviceNames() []string {
+	out := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

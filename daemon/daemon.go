@@ -49,6 +49,12 @@ func Run(ctx context.Context, o Options) error {
 	log := newLogger(o.LogWriter, cfg.Settings.LogLevel)
 	servePprof(log)
 	log.Info("starting", "config", cfg.Path, "data_dir", cfg.Settings.DataDir, "listen", cfg.Settings.Listen, "domain", cfg.Settings.Domain)
+	for _, e := range cfg.CheckHost() {
+		log.Error("config: " + e.Error()) // that service's instances will not start
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("config: " + w.Error())
+	}
 
 	ls, err := activation.FromSystemd()
 	if err != nil {

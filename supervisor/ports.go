@@ -3,15 +3,12 @@ package supervisor
 import (
 	"fmt"
 	"net"
-	"os/exec"
 	"strconv"
 	"sync"
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
-
-var lookPath = exec.LookPath
 
 // ports hands out tenant ports from the configured range: never one that
 // another instance holds, never one something else listens on.

@@ -343,7 +343,7 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 	if err != nil {
 		return units.Units{}, fmt.Errorf("%w: %s: %w", errdefs.ErrInvalid, in.name, err)
 	}
-	if argv[0], err = resolveProgram(argv[0], s.cfg.Path); err != nil {
+	if argv[0], err = config.ResolveProgram(argv[0], s.cfg.Path); err != nil {
 		return units.Units{}, fmt.Errorf("%s: %w", in.name, err)
 	}
 	return units.Render(units.Spec{

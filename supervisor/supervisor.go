@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -408,31 +406,3 @@ func (s *Supervisor) dataDir(n names.Instance) string {
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
-
-// resolveProgram makes argv[0] an absolute path: a bare name is looked up
-// in PATH, a relative path resolves against the config file's directory.
-func resolveProgram(argv0, cfgPath string) (string, error) {
-	switch {
-	case filepath.IsAbs(argv0):
-	case strings.Contains(argv0, "/"):
-		base := "/"
-		if cfgPath != "" {
-			base = filepath.Dir(cfgPath)
-		}
-		argv0 = filepath.Join(base, argv0)
-	default:
-		p, err := lookPath(argv0)
-		if err != nil {
-			return "", fmt.Errorf("%w: command %q not found in PATH", errdefs.ErrInvalid, argv0)
-		}
-		return p, nil
-	}
-	st, err := os.Stat(argv0)
-	if err != nil {
-		return "", fmt.Errorf("%w: command %s: %w", errdefs.ErrInvalid, argv0, err)
-	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%w: command %s is not executable", errdefs.ErrInvalid, argv0)
-	}
-	return argv0, nil
-}

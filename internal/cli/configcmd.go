@@ -23,6 +23,13 @@ func (a *app) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if errs := cfg.CheckHost(); len(errs) > 0 {
+				// One line each; the last is the command's error.
+				for _, e := range errs[:len(errs)-1] {
+					fmt.Fprintf(a.stderr, "ten: %s\n", e)
+				}
+				return errs[len(errs)-1]
+			}
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintf(a.stderr, "warning: %s\n", w)
 			}

@@ -35,6 +35,8 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown key", "[service.notes]\ncommand = \"/bin/true\"\ncomand = \"x\"\n", 1, ":3: service.notes.comand: unknown key"},
 		{"wrong type", "[service.notes]\ncommand = \"/bin/true\"\nmemory_limit_mb = \"lots\"\n", 1, ":3: service.notes.memory_limit_mb: wrong type"},
 		{"invalid isolation", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"vm\"\n", 1, `:3: service.notes.isolation: invalid value "vm"`},
+		{"missing program", "[service.notes]\ncommand = \"/nonexistent/app\"\n", 1, `:2: service.notes.command: stat /nonexistent/app: no such file or directory`},
+		{"missing user", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\nuser = \"nosuchuser42\"\n", 1, `:4: service.notes.user: user "nosuchuser42" does not exist on this machine`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
