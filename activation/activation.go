@@ -5,9 +5,9 @@
 // to the daemon (LISTEN_FDS / LISTEN_FDNAMES): a daemon restart drops no
 // connection, because the kernel keeps queueing on the sockets systemd
 // holds. A socket's role is its name when that is one (FileDescriptorName=
-// http, https or api), else its address (Classify). Run by hand, the daemon
-// binds the same addresses itself. Notify sends sd_notify states (READY=1,
-// RELOADING=1, STOPPING=1, STATUS=).
+// http, https, api or front), else its address (Classify). Run by hand, the
+// daemon binds the same addresses itself. Notify sends sd_notify states
+// (READY=1, RELOADING=1, STOPPING=1, STATUS=).
 package activation
 
 import (
@@ -32,6 +32,8 @@ const (
 	NameHTTP  = "http"
 	NameHTTPS = "https"
 	NameAPI   = "api"
+	// NameFront is the front proxy's listener (settings.front_listen).
+	NameFront = "front"
 )
 
 // Listeners holds the sockets systemd passed, by name, until they are
