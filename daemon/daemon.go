@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
 	// The HTTP listener, or with [settings.tls] the HTTPS one and the
-	// redirect (listeners.go).
+	// redirect, and the front proxy's (listeners.go, front.go).
 	fronts, err := publicServers(cfg, ls, sup, newFrontend(cfg, sup, apiSrv, reg, log), log)
 	if err != nil {
 		apiLn.Close()

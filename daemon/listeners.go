@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -15,31 +16,41 @@ import (
 	"github.com/tenement/tenement/config"
 )
 
-// roles tells activation.Classify which port each public listener has, so
+// roles tells activation.Classify which address each listener has, so
 // that the sockets of one tenement.socket (all named "tenement.socket" by
 // systemd) find their role.
 func roles(cfg *config.Config) activation.Roles {
+	r := activation.Roles{APIPath: cfg.Settings.APISocket}
+	switch network, addr := cfg.Settings.FrontAddr(); network {
+	case "unix":
+		r.FrontPath = addr
+	case "tcp":
+		r.FrontAddr, _ = netip.ParseAddrPort(addr)
+	}
 	t := cfg.Settings.TLS
 	if t.Enabled {
-		return activation.Roles{HTTPPort: t.HTTPPort, HTTPSPort: t.HTTPSPort, APIPath: cfg.Settings.APISocket}
+		r.HTTPPort, r.HTTPSPort = t.HTTPPort, t.HTTPSPort
+		return r
 	}
 	_, port, _ := net.SplitHostPort(cfg.Settings.Listen)
-	n, _ := strconv.Atoi(port)
-	return activation.Roles{HTTPPort: n, APIPath: cfg.Settings.APISocket}
+	r.HTTPPort, _ = strconv.Atoi(port)
+	return r
 }
 
 // publicServers opens the listeners that face clients (from systemd, else
 // bound here) and returns their servers. Without TLS that is the proxy on
 // settings.listen. With TLS it is the proxy on the HTTPS port, with
 // certificates obtained on demand, and on the HTTP port the redirect to
-// HTTPS and the ACME HTTP-01 challenges. Either way the root domain also
-// answers Caddy's on-demand TLS question (AskPath). All have the client
-// timeouts and header limit, and the limit of connections per client
+// HTTPS and the ACME HTTP-01 challenges. With front_listen, the proxy
+// there too, for the front proxy (front.go). Every one answers Caddy's
+// on-demand TLS question (AskPath) on the root domain, to whom withAsk
+// says. All have the client timeouts and header limit; the public ones
+// (not the front proxy's) the limit of connections per client
 // (connlimit.go).
 func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances, h http.Handler, log *slog.Logger) (servers []*server, err error) {
 	s := &cfg.Settings
 	pol := newHostPolicy(s.Domain, insts)
-	h = withAsk(s.Domain, s.Trusted(), pol, h)
+	h = withAsk(s.Domain, pol, h)
 	defer func() {
 		if err != nil {
 			for _, srv := range servers {
@@ -57,7 +68,14 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 			servers = append(servers, newServer("http", lim.wrap(ln), clientServer(s, h, log.With("listener", "http"))))
 		}
 	}
-	return servers, err
+	if err != nil {
+		return servers, err
+	}
+	front, err := frontServer(s, ls, h, log)
+	if err != nil || front == nil {
+		return servers, err
+	}
+	return append(servers, front), nil
 }
 
 // tlsServers opens the HTTPS listener and the HTTP one that redirects to
