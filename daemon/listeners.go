@@ -85,6 +85,9 @@ func tlsServers(cfg *config.Config, ls *activation.Listeners, pol *hostPolicy, l
 	if s.Domain == "localhost" || !strings.Contains(s.Domain, ".") { // --domain may have changed it
 		return nil, fmt.Errorf("tls: domain %q: certificates need a public DNS name", s.Domain)
 	}
+	if err := migrateACMECache(cfg, log); err != nil {
+		return nil, err
+	}
 	c, err := newCerts(s.TLS, s.Domain, pol, log)
 	if err != nil {
 		return nil, err
