@@ -101,7 +101,7 @@ func Run(ctx context.Context, o Options) error {
 		newServer("api", apiLn, &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}),
 	}, fronts...)
 	for _, s := range servers {
-		s.srv.RegisterOnShutdown(apiSrv.CloseStreams) // log streams never end by themselves
+		s.closeStreams = apiSrv.CloseStreams // log streams never end by themselves (drain.go)
 	}
 	errc := make(chan error, len(servers)+1)
 	runCtx, stop := context.WithCancel(ctx)
