@@ -75,8 +75,9 @@ func (l *Listeners) TCP(name, addr string) (net.Listener, bool, error) {
 }
 
 // Unix returns the socket named name from systemd, else creates a unix
-// socket at path with the given mode (replacing a stale socket file, never
-// a live one). gid >= 0 sets the socket's group.
+// socket at path with the given mode, never looser even for a moment
+// (replacing a stale socket file, never a live one). gid >= 0 sets the
+// socket's group.
 func (l *Listeners) Unix(name, path string, mode os.FileMode, gid int) (net.Listener, bool, error) {
 	if ln := l.take(name); ln != nil {
 		return ln, true, nil
@@ -87,7 +88,14 @@ func (l *Listeners) Unix(name, path string, mode os.FileMode, gid int) (net.List
 	if err := removeStale(path); err != nil {
 		return nil, false, err
 	}
+	// Connecting is the permission check of a unix socket, so it must
+	// never exist with a looser mode than asked, not even until the
+	// Chmod below: bind it under a umask that leaves exactly mode. (The
+	// umask is the process's, changed for the moment of the bind, while
+	// the daemon starts.)
+	old := syscall.Umask(int(0o777 &^ mode.Perm()))
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, false, fmt.Errorf("listen %s: %w", path, err)
 	}
