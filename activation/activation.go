@@ -5,9 +5,9 @@
 // to the daemon (LISTEN_FDS / LISTEN_FDNAMES): a daemon restart drops no
 // connection, because the kernel keeps queueing on the sockets systemd
 // holds. A socket's role is its name when that is one (FileDescriptorName=
-// http, https or api), else its address (Classify). Run by hand, the daemon
-// binds the same addresses itself. Notify sends sd_notify states (READY=1,
-// RELOADING=1, STOPPING=1, STATUS=).
+// http, https, api or front), else its address (Classify). Run by hand, the
+// daemon binds the same addresses itself. Notify sends sd_notify states
+// (READY=1, RELOADING=1, STOPPING=1, STATUS=).
 package activation
 
 import (
@@ -32,6 +32,8 @@ const (
 	NameHTTP  = "http"
 	NameHTTPS = "https"
 	NameAPI   = "api"
+	// NameFront is the front proxy's listener (settings.front_listen).
+	NameFront = "front"
 )
 
 // Listeners holds the sockets systemd passed, by name, until they are
@@ -73,8 +75,9 @@ func (l *Listeners) TCP(name, addr string) (net.Listener, bool, error) {
 }
 
 // Unix returns the socket named name from systemd, else creates a unix
-// socket at path with the given mode (replacing a stale socket file, never
-// a live one). gid >= 0 sets the socket's group.
+// socket at path with the given mode, never looser even for a moment
+// (replacing a stale socket file, never a live one). gid >= 0 sets the
+// socket's group.
 func (l *Listeners) Unix(name, path string, mode os.FileMode, gid int) (net.Listener, bool, error) {
 	if ln := l.take(name); ln != nil {
 		return ln, true, nil
@@ -85,7 +88,14 @@ func (l *Listeners) Unix(name, path string, mode os.FileMode, gid int) (net.List
 	if err := removeStale(path); err != nil {
 		return nil, false, err
 	}
+	// Connecting is the permission check of a unix socket, so it must
+	// never exist with a looser mode than asked, not even until the
+	// Chmod below: bind it under a umask that leaves exactly mode. (The
+	// umask is the process's, changed for the moment of the bind, while
+	// the daemon starts.)
+	old := syscall.Umask(int(0o777 &^ mode.Perm()))
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, false, fmt.Errorf("listen %s: %w", path, err)
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,29 +36,46 @@ func BearerToken(r *http.Request) (token string, present bool, err error) {
 	return v[len(scheme):], true, nil
 }
 
+// frontKey is the context key of the front listener's mark.
+type frontKey struct{}
+
+// WithFront marks ctx as a connection's to the front proxy's listener
+// (settings.front_listen). The daemon marks each connection once, in
+// http.Server.ConnContext; nothing else does: a request's forwarding
+// headers are believed only when it arrived there, whatever its peer.
+func WithFront(ctx context.Context) context.Context {
+	return context.WithValue(ctx, frontKey{}, true)
+}
+
+// FromFront reports whether ctx belongs to a connection WithFront marked.
+func FromFront(ctx context.Context) bool {
+	v, _ := ctx.Value(frontKey{}).(bool)
+	return v
+}
+
 // ClientAddr returns the address of the client that sent r: the peer's,
-// unless the peer is one of the trusted proxies, in which case the
-// right-most address of X-Forwarded-For that is not itself a trusted proxy
-// (what the nearest untrusted hop said about itself is all that can be
-// believed).
+// unless r arrived on the front proxy's listener (FromFront). There it is
+// the right-most address of X-Forwarded-For that is not one of trusted (the
+// proxies in front: what the nearest untrusted hop said about itself is all
+// that can be believed), else the peer's, which a unix socket has not (ok
+// is false then). A loopback peer is never special: every tenant is one.
 func ClientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
-	peer, ok := parseHostPort(r.RemoteAddr)
-	if !ok || !contains(trusted, peer) {
-		return peer, ok
+	client, ok := parseHostPort(r.RemoteAddr)
+	if !FromFront(r.Context()) {
+		return client, ok
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break // garbage: keep the last hop we could believe
 		}
-		client = a.Unmap()
+		client, ok = a.Unmap(), true
 		if !contains(trusted, client) {
 			break
 		}
 	}
-	return client, true
+	return client, ok
 }
 
 func parseHostPort(s string) (netip.Addr, bool) {

@@ -47,7 +47,10 @@ func NewThrottle() *Throttle {
 	return &Throttle{MaxFailures: DefaultMaxFailures, Window: DefaultWindow, Cooldown: DefaultCooldown, Capacity: DefaultCapacity}
 }
 
-func clientKey(a netip.Addr) netip.Prefix {
+// ClientPrefix returns the unit a client address is counted in: an IPv4
+// address, or the IPv6 /64 it is in (one host usually has a whole /64, so
+// counting single IPv6 addresses would count nothing).
+func ClientPrefix(a netip.Addr) netip.Prefix {
 	a = a.Unmap()
 	bits := 32
 	if a.Is6() {
@@ -68,7 +71,7 @@ func (t *Throttle) now() time.Time {
 func (t *Throttle) Blocked(a netip.Addr) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.clients[clientKey(a)]
+	e := t.clients[ClientPrefix(a)]
 	if e == nil {
 		return 0, false
 	}
@@ -84,7 +87,7 @@ func (t *Throttle) Fail(a netip.Addr) bool {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.client(clientKey(a))
+	c := t.client(ClientPrefix(a))
 	cut := 0
 	for cut < len(c.failures) && now.Sub(c.failures[cut]) >= t.Window {
 		cut++

@@ -53,10 +53,11 @@ type TLS struct {
 	// directory's own HTTPS (a private CA); relative to the config file.
 	// Default: the system's roots.
 	ACMECA string `toml:"acme_ca" json:"acme_ca"`
-	// MaxOrdersPerHour bounds the new certificate orders the daemon starts
-	// per hour, all names together (renewals included), so that requests
-	// for many new names cannot exhaust the CA's rate limits. 0 means no
-	// limit. Default 60.
+	// MaxOrdersPerHour bounds the new certificate orders TLS handshakes
+	// start per hour, all names together (names with a certificate and
+	// autocert's renewals are not counted), so that requests for many new
+	// names cannot exhaust the CA's rate limits. 0 means no limit.
+	// Default 60.
 	MaxOrdersPerHour *int `toml:"max_orders_per_hour" json:"max_orders_per_hour"`
 }
 

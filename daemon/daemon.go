@@ -93,7 +93,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
 	// The HTTP listener, or with [settings.tls] the HTTPS one and the
-	// redirect (listeners.go).
+	// redirect, and the front proxy's (listeners.go, front.go).
 	fronts, err := publicServers(cfg, ls, sup, newFrontend(cfg, sup, apiSrv, reg, log), log)
 	if err != nil {
 		apiLn.Close()
@@ -107,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		newServer("api", apiLn, &http.Server{Handler: apiSrv, ConnContext: api.ConnContext, ReadHeaderTimeout: 10 * time.Second}),
 	}, fronts...)
 	for _, s := range servers {
-		s.srv.RegisterOnShutdown(apiSrv.CloseStreams) // log streams never end by themselves
+		s.closeStreams = apiSrv.CloseStreams // log streams never end by themselves (drain.go)
 	}
 	errc := make(chan error, len(servers)+1)
 	runCtx, stop := context.WithCancel(ctx)

@@ -30,6 +30,13 @@ import (
 // giving new connections newConnGrace to send theirs. Then Shutdown closes
 // what is left, and tells HTTP/2 clients to go away (GOAWAY), which they
 // handle without loss.
+//
+// A response that never ends by itself (a log stream of the API, which a
+// dashboard keeps open) would keep the server busy until the grace runs
+// out, and http.Server.RegisterOnShutdown hooks run only in Shutdown, after
+// that wait. So drain ends such streams itself (closeStreams) as soon as the
+// listener is closed, before it waits; their clients reconnect to the next
+// daemon.
 
 // newConnGrace is how long a connection accepted before the shutdown may
 // take to send its first request (a TLS handshake included) and still be
@@ -47,6 +54,9 @@ type server struct {
 	closing atomic.Bool
 	// newGrace is newConnGrace; tests shorten it.
 	newGrace time.Duration
+	// closeStreams, if set, ends the responses that never end by
+	// themselves; drain calls it before it waits.
+	closeStreams func()
 }
 
 func newServer(name string, ln net.Listener, srv *http.Server) *server {
@@ -69,6 +79,9 @@ func (s *server) drain(ctx context.Context) error {
 	s.closing.Store(true)
 	_ = s.ln.Close()
 	s.srv.SetKeepAlivesEnabled(false)
+	if s.closeStreams != nil {
+		s.closeStreams()
+	}
 	wait := time.Millisecond
 	for s.conns.busy(time.Now(), s.newGrace) {
 		select {

@@ -18,7 +18,6 @@ func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handle
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
 		Root:     rootHandler(api),
-		Trusted:  cfg.Settings.Trusted(),
 		Log:      log,
 		Observer: obs,
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -73,12 +74,18 @@ func (p *hostPolicy) Allow(_ context.Context, host string) error {
 const AskPath = "/api/tls/ask"
 
 // withAsk serves AskPath on the root domain (an IP literal or localhost
-// included, which is how Caddy calls it) to callers on this host or in
-// trusted_proxies, and passes everything else to next. (The answer is what
-// the proxy's 404s tell anyone anyway; still, only Caddy needs it.)
-func withAsk(domain string, trusted []netip.Prefix, pol *hostPolicy, next http.Handler) http.Handler {
+// included, which is how Caddy calls it) to the front proxy's listener and
+// to loopback peers, and passes everything else to next.
+//
+// Loopback includes every tenant on the host network. That is deliberate:
+// Caddy 2.6's ask is an http:// URL (no unix socket), so it comes over TCP,
+// and the answer is no secret. It says whether tenement serves a name, which
+// anyone on the internet learns as well from a request for that name (404
+// or not) or, with tenement's own TLS, from a handshake; it wakes nothing
+// and asks nobody (hostPolicy.Allow is a lookup in memory).
+func withAsk(domain string, pol *hostPolicy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !localOrTrusted(r.RemoteAddr, trusted) {
+		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !mayAsk(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -102,21 +109,12 @@ func withAsk(domain string, trusted []netip.Prefix, pol *hostPolicy, next http.H
 	})
 }
 
-// localOrTrusted reports whether a peer address is a loopback address or
-// in trusted.
-func localOrTrusted(remote string, trusted []netip.Prefix) bool {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	if a.IsLoopback() {
+// mayAsk reports whether r came through the front proxy's listener or
+// from a loopback peer.
+func mayAsk(r *http.Request) bool {
+	if auth.FromFront(r.Context()) {
 		return true
 	}
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"testing"
 
+	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/names"
 )
@@ -90,29 +90,34 @@ func TestHostPolicyFollowsTheInstances(t *testing.T) {
 func TestAskEndpoint(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	f := newFake()
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	h := withAsk("example.com", trusted, newHostPolicy("example.com", f), next)
+	h := withAsk("example.com", newHostPolicy("example.com", f), next)
 	tests := []struct {
 		name, method, host, target string
 		remote                     string // default 127.0.0.1:40000
+		front                      bool   // arrived on the front listener
 		want                       int
 	}{
-		{"known instance", "GET", "127.0.0.1:8080", AskPath + "?domain=alice.notes.example.com", "", 200},
-		{"root domain", "GET", "localhost:8080", AskPath + "?domain=example.com", "[::1]:40000", 200},
-		{"via root domain host", "GET", "example.com", AskPath + "?domain=notes.example.com", "", 200},
-		{"from a trusted proxy", "GET", "example.com", AskPath + "?domain=notes.example.com", "10.1.2.3:40000", 200},
-		{"unknown instance", "GET", "127.0.0.1:8080", AskPath + "?domain=mallory.notes.example.com", "", 404},
-		{"other domain", "GET", "127.0.0.1:8080", AskPath + "?domain=example.org", "", 404},
-		{"missing domain", "GET", "127.0.0.1:8080", AskPath, "", 400},
-		{"POST", "POST", "127.0.0.1:8080", AskPath + "?domain=example.com", "", 405},
-		{"not on a tenant's host", "GET", "alice.notes.example.com", AskPath + "?domain=example.com", "", http.StatusTeapot},
-		{"not for remote clients", "GET", "example.com", AskPath + "?domain=example.com", "192.0.2.7:40000", http.StatusTeapot},
-		{"other paths pass", "GET", "127.0.0.1:8080", "/api/instances", "", http.StatusTeapot},
+		{"known instance", "GET", "127.0.0.1:8080", AskPath + "?domain=alice.notes.example.com", "", false, 200},
+		{"root domain", "GET", "localhost:8080", AskPath + "?domain=example.com", "[::1]:40000", false, 200},
+		{"via root domain host", "GET", "example.com", AskPath + "?domain=notes.example.com", "", false, 200},
+		{"from the front unix socket", "GET", "example.com", AskPath + "?domain=notes.example.com", "@", true, 200},
+		{"from the front tcp listener", "GET", "example.com", AskPath + "?domain=notes.example.com", "10.1.2.3:40000", true, 200},
+		{"a front proxy's address elsewhere", "GET", "example.com", AskPath + "?domain=example.com", "10.1.2.3:40000", false, http.StatusTeapot},
+		{"unknown instance", "GET", "127.0.0.1:8080", AskPath + "?domain=mallory.notes.example.com", "", false, 404},
+		{"other domain", "GET", "127.0.0.1:8080", AskPath + "?domain=example.org", "", false, 404},
+		{"missing domain", "GET", "127.0.0.1:8080", AskPath, "", false, 400},
+		{"POST", "POST", "127.0.0.1:8080", AskPath + "?domain=example.com", "", false, 405},
+		{"not on a tenant's host", "GET", "alice.notes.example.com", AskPath + "?domain=example.com", "", false, http.StatusTeapot},
+		{"not for remote clients", "GET", "example.com", AskPath + "?domain=example.com", "192.0.2.7:40000", false, http.StatusTeapot},
+		{"other paths pass", "GET", "127.0.0.1:8080", "/api/instances", "", false, http.StatusTeapot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(tt.method, "http://"+tt.host+tt.target, nil)
 			r.RemoteAddr = cmp.Or(tt.remote, "127.0.0.1:40000")
+			if tt.front {
+				r = r.WithContext(auth.WithFront(r.Context()))
+			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if w.Code != tt.want {

@@ -8,53 +8,91 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tenement/tenement/activation"
 	"github.com/tenement/tenement/config"
 )
 
-// roles tells activation.Classify which port each public listener has, so
+// roles tells activation.Classify which address each listener has, so
 // that the sockets of one tenement.socket (all named "tenement.socket" by
 // systemd) find their role.
 func roles(cfg *config.Config) activation.Roles {
+	r := activation.Roles{APIPath: cfg.Settings.APISocket}
+	switch network, addr := cfg.Settings.FrontAddr(); network {
+	case "unix":
+		r.FrontPath = addr
+	case "tcp":
+		r.FrontAddr, _ = netip.ParseAddrPort(addr)
+	}
 	t := cfg.Settings.TLS
 	if t.Enabled {
-		return activation.Roles{HTTPPort: t.HTTPPort, HTTPSPort: t.HTTPSPort, APIPath: cfg.Settings.APISocket}
+		r.HTTPPort, r.HTTPSPort = t.HTTPPort, t.HTTPSPort
+		return r
 	}
 	_, port, _ := net.SplitHostPort(cfg.Settings.Listen)
-	n, _ := strconv.Atoi(port)
-	return activation.Roles{HTTPPort: n, APIPath: cfg.Settings.APISocket}
+	r.HTTPPort, _ = strconv.Atoi(port)
+	return r
 }
 
-// publicServers opens the public listeners (from systemd, else bound here)
-// and returns their servers. Without TLS that is the proxy on
+// publicServers opens the listeners that face clients (from systemd, else
+// bound here) and returns their servers. Without TLS that is the proxy on
 // settings.listen. With TLS it is the proxy on the HTTPS port, with
 // certificates obtained on demand, and on the HTTP port the redirect to
-// HTTPS and the ACME HTTP-01 challenges. Either way the root domain also
-// answers Caddy's on-demand TLS question (AskPath).
-func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances, front http.Handler, log *slog.Logger) ([]*server, error) {
-	domain := cfg.Settings.Domain
-	pol := newHostPolicy(domain, insts)
-	front = withAsk(domain, cfg.Settings.Trusted(), pol, front)
-	t := cfg.Settings.TLS
-	if !t.Enabled {
-		ln, err := listenTCP(ls, activation.NameHTTP, cfg.Settings.Listen, log)
+// HTTPS and the ACME HTTP-01 challenges. With front_listen, the proxy
+// there too, for the front proxy (front.go). Every one answers Caddy's
+// on-demand TLS question (AskPath) on the root domain, to whom withAsk
+// says. All have the client timeouts and header limit; the public ones
+// (not the front proxy's) the limit of connections per client
+// (connlimit.go).
+func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances, h http.Handler, log *slog.Logger) (servers []*server, err error) {
+	s := &cfg.Settings
+	pol := newHostPolicy(s.Domain, insts)
+	h = withAsk(s.Domain, pol, h)
+	defer func() {
 		if err != nil {
-			return nil, err
+			for _, srv := range servers {
+				srv.ln.Close()
+			}
 		}
-		return []*server{newServer("http", ln, &http.Server{Handler: front, ReadHeaderTimeout: 30 * time.Second})}, nil
+	}()
+	lim := newConnLimit(s.ConnsPerClient(), log.With("component", "listeners"))
+	if s.TLS.Enabled {
+		servers, err = tlsServers(cfg, ls, pol, lim, h, log)
+	} else {
+		var ln net.Listener
+		ln, err = listenTCP(ls, activation.NameHTTP, s.Listen, log)
+		if err == nil {
+			servers = append(servers, newServer("http", lim.wrap(ln), clientServer(s, h, log.With("listener", "http"))))
+		}
 	}
-	if domain == "localhost" || !strings.Contains(domain, ".") { // --domain may have changed it
-		return nil, fmt.Errorf("tls: domain %q: certificates need a public DNS name", domain)
+	if err != nil {
+		return servers, err
 	}
-	c, err := newCerts(t, domain, pol, log)
+	front, err := frontServer(s, ls, h, log)
+	if err != nil || front == nil {
+		return servers, err
+	}
+	return append(servers, front), nil
+}
+
+// tlsServers opens the HTTPS listener and the HTTP one that redirects to
+// it.
+func tlsServers(cfg *config.Config, ls *activation.Listeners, pol *hostPolicy, lim *connLimit, h http.Handler, log *slog.Logger) ([]*server, error) {
+	s := &cfg.Settings
+	if s.Domain == "localhost" || !strings.Contains(s.Domain, ".") { // --domain may have changed it
+		return nil, fmt.Errorf("tls: domain %q: certificates need a public DNS name", s.Domain)
+	}
+	if err := migrateACMECache(cfg, log); err != nil {
+		return nil, err
+	}
+	c, err := newCerts(s.TLS, s.Domain, pol, log)
 	if err != nil {
 		return nil, err
 	}
-	httpsAddr, httpAddr := t.Addrs(cfg.Settings.Listen)
+	httpsAddr, httpAddr := s.TLS.Addrs(s.Listen)
 	httpsLn, err := listenTCP(ls, activation.NameHTTPS, httpsAddr, log)
 	if err != nil {
 		return nil, err
@@ -65,13 +103,22 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 		return nil, err
 	}
 	return []*server{
-		newServer("https", tls.NewListener(httpsLn, c.TLSConfig()), &http.Server{
-			Handler:           front,
-			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          serverLog(log.With("listener", "https")),
-		}),
-		newServer("http", httpLn, &http.Server{Handler: c.redirect(t.HTTPSPort), ReadHeaderTimeout: 10 * time.Second}),
+		newServer("https", tls.NewListener(lim.wrap(httpsLn), c.TLSConfig()), clientServer(s, h, log.With("listener", "https"))),
+		newServer("http", lim.wrap(httpLn), clientServer(s, c.redirect(s.TLS.HTTPSPort), log.With("listener", "http"))),
 	}, nil
+}
+
+// clientServer returns the http.Server of a listener that faces clients,
+// with the timeouts and header limit of settings. Without IdleTimeout,
+// net/http keeps an idle keep-alive connection open forever.
+func clientServer(s *config.Settings, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.ClientHeaderTimeout.D(),
+		IdleTimeout:       s.ClientIdleTimeout.D(),
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ErrorLog:          serverLog(log),
+	}
 }
 
 // listenTCP takes the socket of role name from systemd, else binds addr,

@@ -30,10 +30,13 @@ import (
 type certs struct {
 	m      *autocert.Manager
 	domain string
+	pol    *hostPolicy
+	orders *orderCap // nil: no max_orders_per_hour (acmeorders.go)
 	log    *slog.Logger
 
 	mu     sync.Mutex
-	failed map[string]failure // name → last issuance failure
+	failed map[string]failure  // name → last issuance failure
+	have   map[string]struct{} // names with a certificate
 }
 
 type failure struct {
@@ -86,8 +89,12 @@ func newCerts(t config.TLS, domain string, pol *hostPolicy, log *slog.Logger) (*
 		Email:  t.ACMEEmail,
 		Client: client,
 	}
-	log.Info("TLS with ACME certificates on demand", "directory", t.ACMEDirectory, "cache", cacheDir)
-	return &certs{m: m, domain: domain, log: log, failed: map[string]failure{}}, nil
+	log.Info("TLS with ACME certificates on demand", "directory", t.ACMEDirectory, "cache", cacheDir, "max_orders_per_hour", t.OrdersPerHour())
+	c := &certs{m: m, domain: domain, pol: pol, log: log, failed: map[string]failure{}, have: map[string]struct{}{}}
+	if n := t.OrdersPerHour(); n > 0 {
+		c.orders = newOrderCap(n)
+	}
+	return c, nil
 }
 
 // cacheName turns an ACME directory URL into a directory name:
@@ -132,6 +139,15 @@ func (c *certs) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 		if err := c.backingOff(name); err != nil {
 			return nil, err
 		}
+		ctx := hello.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		done, err := c.admitOrder(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
 	}
 	cert, err := c.m.GetCertificate(hello)
 	var pe policyError
@@ -143,6 +159,7 @@ func (c *certs) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 	default:
 		c.mu.Lock()
 		delete(c.failed, name)
+		c.have[name] = struct{}{}
 		c.mu.Unlock()
 	}
 	return cert, err

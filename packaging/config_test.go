@@ -56,7 +56,7 @@ func TestDefaultConfig(t *testing.T) {
 }
 
 // TestDefaultConfigExamples uncomments the config's examples (the service,
-// [instances], [settings.tls], trusted_proxies) and checks they are valid,
+// [instances], [settings.tls], front_listen) and checks they are valid,
 // so the file never teaches a broken config.
 func TestDefaultConfigExamples(t *testing.T) {
 	b, err := os.ReadFile("tenement.toml")
@@ -66,7 +66,7 @@ func TestDefaultConfigExamples(t *testing.T) {
 	example := regexp.MustCompile(`(?m)^# ((\[[a-z.]+\])|([a-z_]+ = .*))$`)
 	text := example.ReplaceAllString(string(b), "$1")
 	text = strings.Replace(text, `domain = "localhost"`, `domain = "example.com"`, 1)
-	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\ntrusted_proxies = "} {
+	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\nfront_listen = "} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("example %q not uncommented:\n%s", want, text)
 		}

@@ -140,7 +140,7 @@ func (e *e2e) tls(t *testing.T) {
 			conn.Close()
 		}
 	}
-	cache := "/var/lib/tenement/acme/127.0.0.1-14000-dir"
+	cache := "/var/lib/tenement/.acme/127.0.0.1-14000-dir"
 	entries, err := os.ReadDir(cache)
 	if err != nil {
 		t.Fatal(err)

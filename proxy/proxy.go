@@ -15,12 +15,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/http/httputil"
-	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -49,9 +49,7 @@ type Options struct {
 	Domain  string
 	Backend Backend
 	// Root serves the root domain (dashboard, API, metrics).
-	Root http.Handler
-	// Trusted are the proxies whose X-Forwarded-For is believed.
-	Trusted  []netip.Prefix
+	Root     http.Handler
 	Log      *slog.Logger
 	Observer Observer
 	// SpawnPerClientPerMinute bounds the instances requests from one
@@ -64,7 +62,6 @@ type Proxy struct {
 	domain  string
 	backend Backend
 	root    http.Handler
-	trusted []netip.Prefix
 	log     *slog.Logger
 	obs     Observer
 	spawns  *spawnLimiter
@@ -80,7 +77,6 @@ func New(o Options) *Proxy {
 		domain:  o.Domain,
 		backend: o.Backend,
 		root:    o.Root,
-		trusted: o.Trusted,
 		log:     o.Log.With("component", "proxy"),
 		obs:     o.Observer,
 		spawns:  newSpawnLimiter(o.SpawnPerClientPerMinute),
@@ -298,41 +294,29 @@ func retryAfter(svc *config.Service) int {
 
 // rewrite builds the upstream request: the instance's address, the client's
 // Host and every header unchanged (hop-by-hop headers aside), and
-// X-Forwarded-For/-Host/-Proto.
+// X-Forwarded-For/-Host/-Proto. The client's own X-Forwarded-For and
+// X-Forwarded-Proto are kept only when the request arrived on the front
+// proxy's listener (auth.FromFront); elsewhere the peer is the client, or a
+// tenant on loopback could speak for anyone to another tenant's app.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = forwardingOf(pr.In).upstream
 	pr.Out.Host = pr.In.Host
-	if prior := pr.In.Header["X-Forwarded-For"]; prior != nil && p.trustedPeer(pr.In.RemoteAddr) {
+	if !auth.FromFront(pr.In.Context()) {
+		pr.SetXForwarded()
+		return
+	}
+	prior := pr.In.Header["X-Forwarded-For"]
+	pr.Out.Header["X-Forwarded-For"] = prior
+	pr.SetXForwarded()
+	if _, _, err := net.SplitHostPort(pr.In.RemoteAddr); err != nil && prior != nil {
+		// A unix socket's peer has no address to append, and
+		// SetXForwarded drops the header then.
 		pr.Out.Header["X-Forwarded-For"] = prior
 	}
-	pr.SetXForwarded()
-	if pr.In.TLS == nil && p.trustedPeer(pr.In.RemoteAddr) {
-		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "https" || proto == "http" {
-			pr.Out.Header.Set("X-Forwarded-Proto", proto)
-		}
+	if proto := pr.In.Header.Get("X-Forwarded-Proto"); pr.In.TLS == nil && (proto == "https" || proto == "http") {
+		pr.Out.Header.Set("X-Forwarded-Proto", proto)
 	}
-}
-
-func (p *Proxy) trustedPeer(remote string) bool {
-	if len(p.trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, pfx := range p.trusted {
-		if pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // upstreamError maps a failed forward: 504 when the app sent no response

@@ -18,7 +18,8 @@ import (
 // caddyOptions is what the Caddyfile is made from.
 type caddyOptions struct {
 	Domain      string
-	Upstream    string   // host:port of tenement's HTTP listener
+	Upstream    string   // host:port of tenement's HTTP listener, for the ask endpoint
+	Front       string   // tenement's front_listen: "unix:/path" or host:port
 	DNSProvider string   // "" for on-demand TLS
 	Email       string   // ACME account contact, optional
 	Services    []string // for per-service wildcard certificates with DNSProvider
@@ -37,11 +38,17 @@ func (a *app) caddyCmd() *cobra.Command {
 [settings.tls] then stays off). Values come from the config file when there
 is one; flags override them.
 
+Caddy passes every request to tenement's front_listen (default
+unix:` + defaultFrontSocket + `), the only listener where tenement believes
+X-Forwarded-For and X-Forwarded-Proto; set front_listen and front_group
+(the group Caddy runs as) in tenement.toml.
+
 By default Caddy gets certificates on demand: at the first TLS handshake for
 a name it asks tenement (GET ` + daemon.AskPath + `?domain=NAME on tenement's
-listener), which allows only the root domain, {service}.{domain} of
-configured services and {id}.{service}.{domain} of known instances. This
-needs no DNS API and no wildcard certificate; see docs/production.md.
+listener on this host), which allows only the root domain,
+{service}.{domain} of configured services and {id}.{service}.{domain} of
+known instances. This needs no DNS API and no wildcard certificate; see
+docs/production.md.
 
 With --dns-provider P, Caddy gets wildcard certificates (*.{domain} and
 *.{service}.{domain} for each configured service) with the ACME DNS-01
@@ -73,7 +80,7 @@ environment.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Domain, "domain", "d", "", "root domain (default settings.domain)")
-	f.IntVarP(&port, "port", "p", 0, "port of tenement's HTTP listener on this host (default the port of settings.listen, else 8080)")
+	f.IntVarP(&port, "port", "p", 0, "port of tenement's HTTP listener on this host, which Caddy asks about names (default the port of settings.listen, else 8080)")
 	f.StringVarP(&output, "output", "o", "", "write the Caddyfile to this file instead of stdout")
 	f.StringVar(&o.DNSProvider, "dns-provider", "", "Caddy DNS provider module for wildcard certificates, e.g. cloudflare (default settings.tls.dns_provider; none: on-demand certificates)")
 	return cmd
@@ -88,6 +95,10 @@ func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error
 			return err
 		}
 		listen = cfg.Settings.Listen
+		o.Front = cfg.Settings.FrontListen
+		if o.Front == "" {
+			fmt.Fprintf(a.stderr, "ten: warning: settings.front_listen is not set: set front_listen = \"unix:%s\" and front_group = \"caddy\" in %s, or tenement replaces Caddy's X-Forwarded-For with Caddy's own address\n", defaultFrontSocket, path)
+		}
 		if o.Domain == "" {
 			o.Domain = cfg.Settings.Domain
 		}
@@ -106,6 +117,9 @@ func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error
 	if o.Domain == "" {
 		o.Domain = config.DefaultDomain
 	}
+	if o.Front == "" {
+		o.Front = "unix:" + defaultFrontSocket
+	}
 	o.Domain = strings.TrimSuffix(strings.ToLower(o.Domain), ".")
 	host, p, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -122,6 +136,18 @@ func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error
 	}
 	o.Upstream = net.JoinHostPort(host, p)
 	return nil
+}
+
+// defaultFrontSocket is the front socket ten caddy suggests.
+const defaultFrontSocket = "/run/tenement/front.sock"
+
+// caddyUpstream turns front_listen into Caddy's upstream address:
+// "unix:/run/x.sock" is "unix//run/x.sock".
+func caddyUpstream(front string) string {
+	if p, ok := strings.CutPrefix(front, "unix:"); ok {
+		return "unix/" + p
+	}
+	return front
 }
 
 // dnsTokens names the environment variable holding each DNS provider's
@@ -145,10 +171,17 @@ func renderCaddyfile(o caddyOptions) (string, error) {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Caddyfile for tenement, written by `ten caddy` (tenement %s).\n#\n", version)
 	w("# Caddy terminates HTTPS for %s and the names under it, redirects HTTP to\n", o.Domain)
-	w("# HTTPS, and passes every request, Host header unchanged, to tenement's\n")
-	w("# listener on %s. In tenement.toml, keep [settings.tls] off and set\n", o.Upstream)
-	w("#   trusted_proxies = [\"127.0.0.1\", \"::1\"]\n")
-	w("# so that tenement believes Caddy's X-Forwarded-For and X-Forwarded-Proto.\n#\n")
+	w("# HTTPS, and passes every request, Host header unchanged, to tenement's front\n")
+	w("# listener, the only one where tenement believes X-Forwarded-For and\n")
+	w("# X-Forwarded-Proto (on the others, any tenant on this host could forge them).\n")
+	w("# In tenement.toml, keep [settings.tls] off and set\n")
+	w("#   front_listen = %q\n", o.Front)
+	if strings.HasPrefix(o.Front, "unix:") {
+		w("#   front_group = \"caddy\"   # the group Caddy runs as; never tenement (admin)\n")
+	} else {
+		w("# on an address only Caddy reaches (trusted_proxies narrows it to Caddy's).\n")
+	}
+	w("#\n")
 	w("# Check: caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile\n")
 	w("# Apply: systemctl reload caddy\n\n")
 	if o.DNSProvider == "" {
@@ -170,10 +203,16 @@ func renderOnDemand(w func(string, ...any), o caddyOptions) {
 	if o.Email != "" {
 		w("\temail %s\n", o.Email)
 	}
-	w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, daemon.AskPath)
+	if strings.HasPrefix(o.Front, "unix:") {
+		w("\t# Over TCP on this host (Caddy's ask takes no unix socket): tenement\n")
+		w("\t# answers it to loopback peers and on its front listener only.\n")
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, daemon.AskPath)
+	} else {
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, daemon.AskPath)
+	}
 	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
 	w("\ttls {\n\t\ton_demand\n\t}\n")
-	w("\treverse_proxy %s\n}\n", o.Upstream)
+	w("\treverse_proxy %s\n}\n", caddyUpstream(o.Front))
 }
 
 func renderDNS(w func(string, ...any), o caddyOptions) {
@@ -201,7 +240,7 @@ func renderDNS(w func(string, ...any), o caddyOptions) {
 	tlsBlock := fmt.Sprintf("\ttls {\n\t\tdns %s %s\n\t}\n", o.DNSProvider, token)
 	tlsBlock = strings.Replace(tlsBlock, " \n", "\n", 1)
 	block := func(sites string) {
-		w("\n%s {\n%s\treverse_proxy %s\n}\n", sites, tlsBlock, o.Upstream)
+		w("\n%s {\n%s\treverse_proxy %s\n}\n", sites, tlsBlock, caddyUpstream(o.Front))
 	}
 	block(fmt.Sprintf("%s, *.%s", o.Domain, o.Domain))
 	for _, svc := range o.Services {

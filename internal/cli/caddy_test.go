@@ -49,7 +49,8 @@ func golden(t *testing.T, name, got string) {
 const caddyConfig = `[settings]
 domain = "example.com"
 listen = "127.0.0.1:8081"
-trusted_proxies = ["127.0.0.1", "::1"]
+front_listen = "unix:/run/tenement/front.sock"
+front_group = "caddy"
 [settings.tls]
 acme_email = "admin@example.com"
 [service.notes]
@@ -85,10 +86,24 @@ func noConfig(t *testing.T) {
 	}
 }
 
+// caddyFrontTCPConfig has a front proxy on another machine.
+const caddyFrontTCPConfig = `[settings]
+domain = "example.com"
+listen = "127.0.0.1:8081"
+front_listen = "10.0.0.2:8082"
+trusted_proxies = ["10.0.0.1"]
+[service.notes]
+command = "/srv/notes/app"
+`
+
 func TestCaddyfile(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "tenement.toml")
 	if err := os.WriteFile(cfg, []byte(caddyConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tcpCfg := filepath.Join(dir, "front-tcp.toml")
+	if err := os.WriteFile(tcpCfg, []byte(caddyFrontTCPConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -101,6 +116,7 @@ func TestCaddyfile(t *testing.T) {
 		{"on demand, flags only", []string{"caddy", "--domain", "Example.NET.", "--port", "9000"}, true, "flags.Caddyfile"},
 		{"dns provider", []string{"--config", cfg, "caddy", "--dns-provider", "cloudflare"}, false, "dns-cloudflare.Caddyfile"},
 		{"route53 reads its own env", []string{"--config", cfg, "caddy", "--dns-provider", "route53"}, false, "dns-route53.Caddyfile"},
+		{"front proxy over tcp", []string{"--config", tcpCfg, "caddy"}, false, "front-tcp.Caddyfile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +189,24 @@ func TestCaddyValidate(t *testing.T) {
 	}
 	if out, err := validate(dns); err == nil || !strings.Contains(out, "dns.providers.cloudflare") {
 		t.Errorf("caddy validate of the DNS variant: %v, want only the missing module named:\n%s", err, out)
+	}
+}
+
+// Without front_listen, Caddy's forwarding headers would be replaced:
+// ten caddy says what to set.
+func TestCaddyWarnsWithoutFront(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "tenement.toml")
+	if err := os.WriteFile(cfg, []byte("[settings]\ndomain = \"example.com\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := tenCaddy(t, "--config", cfg, "caddy")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	if !strings.Contains(errOut, `front_listen = "unix:/run/tenement/front.sock"`) || !strings.Contains(errOut, "front_group") {
+		t.Errorf("stderr without front_listen: %q, want what to set", errOut)
+	}
+	if !strings.Contains(out, "reverse_proxy unix//run/tenement/front.sock") {
+		t.Errorf("Caddyfile without front_listen does not proxy to the default front socket:\n%s", out)
 	}
 }
