@@ -176,7 +176,7 @@ func (p *Proxy) acquire(r *http.Request, n names.Instance, svc *config.Service) 
 	if err == nil || !svc.SpawnOnRequest || !errors.Is(err, errdefs.ErrNotFound) {
 		return lease, err
 	}
-	if !p.spawns.allow(peerAddr(r)) {
+	if !p.spawns.allow(clientOf(r)) {
 		return supervisor.Lease{}, &spawnLimited{retryAfter: p.spawns.retryAfter()}
 	}
 	if err := p.backend.CreateForRequest(n); err != nil {

@@ -1,11 +1,12 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/tenement/tenement/auth"
 )
 
 // spawnLimiter bounds how many instances requests from one client may
@@ -33,7 +34,7 @@ func (l *spawnLimiter) allow(client netip.Addr) bool {
 	if l.perMinute <= 0 {
 		return true
 	}
-	key := clientKey(client)
+	key := auth.ClientPrefix(client)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now := l.now(); now.Sub(l.window) >= time.Minute {
@@ -54,22 +55,11 @@ func (l *spawnLimiter) retryAfter() int {
 	return max(1, int((time.Minute-l.now().Sub(l.window)+time.Second-1)/time.Second))
 }
 
-func clientKey(a netip.Addr) netip.Prefix {
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p
-	}
-	return netip.PrefixFrom(a, a.BitLen())
-}
-
-// peerAddr is the address of the request's peer; an unparsable one (a unix
-// socket) is the zero address, which counts as one client.
-func peerAddr(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	a, _ := netip.ParseAddr(host)
+// clientOf is the client a request's creations count against: its peer,
+// or behind the front proxy the address that proxy forwards for
+// (auth.ClientAddr). A unix peer with no forwarded address is the zero
+// address, which counts as one client.
+func clientOf(r *http.Request) netip.Addr {
+	a, _ := auth.ClientAddr(r, nil)
 	return a
 }
