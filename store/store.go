@@ -1,6 +1,7 @@
 // Package store is tenement's embedded, crash-safe state: known instances
 // (including asleep ones) with their ports, weights and failed marks; API
-// tokens (hashes only); and the audit log.
+// tokens (hashes only); and the audit log, which keeps the newest
+// settings.audit_max_entries entries (SetAuditLimit).
 //
 // It is a bbolt file, {data_dir}/tenement.db: every change is one
 // transaction, fsynced before it returns, so a kill -9 loses nothing that was
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,8 +44,9 @@ const schemaVersion = 1
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	auditMax atomic.Int64 // SetAuditLimit
 }
 
 // Open opens (creating if needed) the store in dataDir, waiting up to
