@@ -165,9 +165,17 @@ func (s *Server) logInstances(r *http.Request, id Identity) ([]names.Instance, e
 		}
 	}
 	var out []names.Instance
+	if !id.Admin {
+		for _, n := range s.tenantInstances(id) {
+			if svc == "" || n.Service == svc {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
 	for _, i := range s.sup.List(r.Context(), false) {
 		n := i.Instance
-		if id.CanRead(n) && (svc == "" || n.Service == svc) && (iid == "" || n.ID == iid) {
+		if (svc == "" || n.Service == svc) && (iid == "" || n.ID == iid) {
 			out = append(out, n)
 		}
 	}
