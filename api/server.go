@@ -43,7 +43,7 @@ type Server struct {
 	// Metrics, if set, serves /metrics and the activity of /api/summary.
 	Metrics Metrics
 
-	streams     streamLimits
+	streams     streams
 	streamsDone context.Context // done when CloseStreams is called
 	closeStream context.CancelFunc
 }
