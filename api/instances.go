@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	s.tokenRoutes()
 	s.auditRoutes()
 	s.metricsRoutes()
+	s.credentialRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -42,6 +42,8 @@ type Server struct {
 	Logs LogReader
 	// Metrics, if set, serves /metrics and the activity of /api/summary.
 	Metrics Metrics
+	// Credentials, if set, serves /api/credentials.
+	Credentials CredentialStore
 
 	streams     streams
 	writes      *writeLimiter   // LimitWrites; nil: no limit
