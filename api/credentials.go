@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenement/tenement/credentials"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
 )
 
 // CredentialStore keeps instances' secrets; credentials.Dir is one.
@@ -15,6 +16,8 @@ type CredentialStore interface {
 	Set(t credentials.Target, name string, value []byte) error
 	List(t credentials.Target) ([]credentials.Info, error)
 	Remove(t credentials.Target, name string) error
+	// Forget removes every credential of an instance (delete --purge).
+	Forget(n names.Instance) error
 }
 
 var _ CredentialStore = credentials.Dir{}

@@ -105,3 +105,38 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("audit log: %s", raw)
 	}
 }
+
+// TestPurgeForgetsCredentials: deleting an instance with purge removes its
+// credentials, so that a later instance of the same name (another
+// customer, perhaps) does not inherit them; the service's stay. A delete
+// without purge keeps them, as it keeps the data dir.
+func TestPurgeForgetsCredentials(t *testing.T) {
+	a := newTestAPI(t)
+	dir := credentials.Dir{Path: a.cfg.Settings.CredentialsDir}
+	a.srv.Credentials = dir
+	for _, n := range []string{"alice", "bob"} {
+		if err := a.srv.sup.Create(mustInstance(t, "notes:"+n), 0); err != nil {
+			t.Fatal(err)
+		}
+		if status, _, body := a.call(t, http.MethodPut, "/api/credentials/notes:"+n+"/DB_PASSWORD", "local", strings.NewReader(n)); status != 200 {
+			t.Fatalf("set: %d %s", status, body)
+		}
+	}
+	if status, _, body := a.call(t, http.MethodPut, "/api/credentials/notes/SHARED", "local", strings.NewReader("s")); status != 200 {
+		t.Fatalf("set: %d %s", status, body)
+	}
+	if status, _, body := a.call(t, http.MethodPost, "/api/instances/notes:alice/delete", "local", strings.NewReader(`{"purge":true}`)); status != 204 {
+		t.Fatalf("delete --purge: %d %s", status, body)
+	}
+	if status, _, body := a.call(t, http.MethodPost, "/api/instances/notes:bob/delete", "local", nil); status != 204 {
+		t.Fatalf("delete: %d %s", status, body)
+	}
+	if _, err := os.Stat(filepath.Join(dir.Path, "notes", "alice")); !os.IsNotExist(err) {
+		t.Errorf("alice's credentials survived the purge: %v", err)
+	}
+	for _, p := range []string{"notes/bob/DB_PASSWORD", "notes/SHARED"} {
+		if _, err := os.Stat(filepath.Join(dir.Path, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

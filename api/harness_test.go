@@ -187,3 +187,12 @@ func (a *testAPI) call(t *testing.T, method, path, token string, body io.Reader)
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, strings.TrimSpace(string(b))
 }
+
+func mustInstance(t *testing.T, s string) names.Instance {
+	t.Helper()
+	n, err := names.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

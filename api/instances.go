@@ -218,6 +218,11 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, id Ident
 		return err
 	}
 	err = s.sup.Delete(r.Context(), n, req.Purge)
+	if err == nil && req.Purge && s.Credentials != nil {
+		// Purged means gone: a later instance of the same name must not
+		// inherit this one's secrets.
+		err = s.Credentials.Forget(n)
+	}
 	details := ""
 	if req.Purge {
 		details = "purge"

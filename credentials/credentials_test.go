@@ -96,6 +96,20 @@ func TestSetListRemove(t *testing.T) {
 	}
 }
 
+func TestForget(t *testing.T) {
+	d := Dir{Path: t.TempDir()}
+	alice := names.Instance{Service: "notes", ID: "alice"}
+	must(t, d.Set(Target{Service: "notes"}, "SHARED", []byte("1")))
+	must(t, d.Set(ForInstance(alice), "OWN", []byte("2")))
+	must(t, d.Forget(alice))
+	if got, _ := d.List(ForInstance(alice)); len(got) != 1 || got[0].Name != "SHARED" {
+		t.Errorf("after Forget: %+v", got)
+	}
+	must(t, d.Forget(alice))                                    // nothing left
+	must(t, d.Forget(names.Instance{Service: "blog", ID: "x"})) // never had any
+	must(t, (Dir{Path: filepath.Join(t.TempDir(), "none")}).Forget(alice))
+}
+
 // TestNamesThatCollide: a service credential cannot take the name of an
 // instance's directory, nor an instance the name of a service credential.
 func TestNamesThatCollide(t *testing.T) {

@@ -71,6 +71,28 @@ func (d Dir) Remove(t Target, name string) error {
 	return syncDir(root, t.dir())
 }
 
+// Forget removes every credential of one instance (its directory), so
+// that a later instance of the same name does not inherit them. An
+// instance without credentials is not an error.
+func (d Dir) Forget(n names.Instance) error {
+	root, err := d.open(false)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	dir := ForInstance(n).dir()
+	if st, err := root.Lstat(dir); err != nil || !st.IsDir() {
+		return nil
+	}
+	if err := root.RemoveAll(dir); err != nil {
+		return fmt.Errorf("credentials: forget %s: %w", n, err)
+	}
+	return syncDir(root, n.Service)
+}
+
 // List describes a target's credentials, by name. For an instance it lists
 // what the instance receives: its own, and its service's that it does not
 // override.
