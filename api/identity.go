@@ -15,7 +15,11 @@ type Identity struct {
 	Admin  bool
 	Tenant string // the tenant id a tenant token is scoped to
 	// Actor names the caller in the audit log: "uid:0", "token:<id>".
+	// It is also the key of the caller's limits (log streams, writes).
 	Actor string
+	// TokenID is the id of the token the request carried; empty on the
+	// local socket. Revoking the token ends the caller's log streams.
+	TokenID string
 }
 
 type identityKey struct{}

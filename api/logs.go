@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -62,13 +63,21 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request, id Identity) 
 	if err != nil {
 		return err
 	}
-	if err := s.streams.acquire(id.Actor); err != nil {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	st, err := s.streams.open(id, cancel)
+	if err != nil {
 		return err
 	}
-	defer s.streams.release(id.Actor)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(s.streamsDone, cancel)
+	defer s.streams.close(st)
+	// A token revoked after it was checked and before the stream was
+	// registered has had its streams ended already: look again. (Revoking
+	// deletes the token, then ends its streams; a stream registers, then
+	// looks. Either way round, the stream ends.)
+	if err := s.stillValid(id); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(s.streamsDone, func() { cancel(nil) })
 	defer stop()
 
 	h := w.Header()
@@ -84,14 +93,18 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request, id Identity) 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sse.keepAlive(ctx, cancel)
+		sse.keepAlive(ctx, func() { cancel(nil) })
 	}()
 	err = s.Logs.Follow(ctx, q, sse.send)
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case errors.Is(context.Cause(ctx), errRevoked):
+		s.log.Info("log stream ended: its token was revoked", "actor", id.Actor)
+		sse.event("error", map[string]string{"error": errRevoked.Error()})
+	case err != nil && ctx.Err() == nil:
 		s.log.Warn("log stream ended", "err", err)
 		sse.event("error", map[string]string{"error": err.Error()})
 	}
-	cancel()
+	cancel(nil)
 	wg.Wait()  // nothing may write once the handler returns
 	return nil // the status is sent; errors went into the stream
 }
@@ -165,9 +178,17 @@ func (s *Server) logInstances(r *http.Request, id Identity) ([]names.Instance, e
 		}
 	}
 	var out []names.Instance
+	if !id.Admin {
+		for _, n := range s.tenantInstances(id) {
+			if svc == "" || n.Service == svc {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
 	for _, i := range s.sup.List(r.Context(), false) {
 		n := i.Instance
-		if id.CanRead(n) && (svc == "" || n.Service == svc) && (iid == "" || n.ID == iid) {
+		if (svc == "" || n.Service == svc) && (iid == "" || n.ID == iid) {
 			out = append(out, n)
 		}
 	}
@@ -224,38 +245,5 @@ func (s *sseWriter) keepAlive(ctx context.Context, cancel func()) {
 				return
 			}
 		}
-	}
-}
-
-// streamLimits bounds open log streams, in all and per caller.
-type streamLimits struct {
-	mu     sync.Mutex
-	total  int
-	caller map[string]int
-}
-
-func (l *streamLimits) acquire(caller string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.total >= maxStreams {
-		return fmt.Errorf("%w: too many open log streams (%d)", errdefs.ErrUnavailable, maxStreams)
-	}
-	if l.caller[caller] >= maxStreamsPerCaller {
-		return fmt.Errorf("%w: too many open log streams for %s (%d)", errdefs.ErrRateLimited, caller, maxStreamsPerCaller)
-	}
-	if l.caller == nil {
-		l.caller = map[string]int{}
-	}
-	l.total++
-	l.caller[caller]++
-	return nil
-}
-
-func (l *streamLimits) release(caller string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.total--
-	if l.caller[caller]--; l.caller[caller] <= 0 {
-		delete(l.caller, caller)
 	}
 }

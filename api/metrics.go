@@ -69,10 +69,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) er
 	if s.Metrics != nil {
 		acts = s.Metrics.Activity()
 	}
-	for _, i := range s.sup.List(r.Context(), false) {
-		if !id.CanRead(i.Instance) {
-			continue
-		}
+	for _, i := range s.readable(r.Context(), id, false) {
 		out.Instances++
 		out.States[i.State]++
 		out.Restarts += i.Restarts

@@ -42,8 +42,11 @@ type Server struct {
 	Logs LogReader
 	// Metrics, if set, serves /metrics and the activity of /api/summary.
 	Metrics Metrics
+	// Credentials, if set, serves /api/credentials.
+	Credentials CredentialStore
 
-	streams     streamLimits
+	streams     streams
+	writes      *writeLimiter   // LimitWrites; nil: no limit
 	streamsDone context.Context // done when CloseStreams is called
 	closeStream context.CancelFunc
 }
@@ -79,15 +82,19 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // publicPaths are served without credentials.
 var publicPaths = map[string]bool{"/health": true}
 
-// ServeHTTP resolves the caller's identity, then serves the route. Every
-// path but the public ones needs credentials, unknown paths included (so an
-// anonymous caller cannot probe which routes exist).
+// ServeHTTP resolves the caller's identity, takes a changing call from the
+// caller's limit (writelimit.go), then serves the route. Every path but the
+// public ones needs credentials, unknown paths included (so an anonymous
+// caller cannot probe which routes exist).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if publicPaths[r.URL.Path] {
 		s.mux.ServeHTTP(w, r)
 		return
 	}
 	id, err := s.identify(r)
+	if err == nil && changes(r.Method) {
+		err = s.writes.allow(id.Actor, time.Now())
+	}
 	if err != nil {
 		writeError(w, s.log, err)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -15,6 +16,7 @@ import (
 type TokenStore interface {
 	auth.Store
 	Tokens() ([]store.Token, error)
+	Token(id string) (store.Token, error)
 	RevokeToken(id string) (store.Token, error)
 }
 
@@ -35,9 +37,9 @@ func TokenAuth(a *auth.Authenticator) func(r *http.Request) (Identity, error) {
 // TokenIdentity is the identity a stored token speaks for.
 func TokenIdentity(tok store.Token) Identity {
 	if tok.Tenant == "" {
-		return Identity{Admin: true, Actor: "token:" + tok.ID}
+		return Identity{Admin: true, Actor: "token:" + tok.ID, TokenID: tok.ID}
 	}
-	return Identity{Tenant: tok.Tenant, Actor: "tenant:" + tok.Tenant + "/token:" + tok.ID}
+	return Identity{Tenant: tok.Tenant, Actor: "tenant:" + tok.Tenant + "/token:" + tok.ID, TokenID: tok.ID}
 }
 
 // TokenInfo describes a token without its secret (GET /api/tokens).
@@ -142,8 +144,24 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, id Identity
 	if err != nil {
 		return err
 	}
+	if n := s.streams.revoke(tid); n > 0 {
+		s.log.Info("ended the log streams of a revoked token", "token", tid, "streams", n)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// stillValid returns errRevoked when the token of id has been revoked
+// since it was checked.
+func (s *Server) stillValid(id Identity) error {
+	if id.TokenID == "" || s.Tokens == nil {
+		return nil
+	}
+	_, err := s.Tokens.Token(id.TokenID)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return errRevoked
+	}
+	return err
 }
 
 // validTokenID reports whether s can be a token id: short lowercase hex

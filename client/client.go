@@ -62,7 +62,21 @@ func New(server, token string) (*Client, error) {
 // Do sends a JSON request (in may be nil) and decodes a JSON answer into
 // out (may be nil).
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
-	resp, err := c.send(ctx, method, path, in)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	return c.DoRaw(ctx, method, path, "application/json", body, out)
+}
+
+// DoRaw sends a request with a body of the given content type (body may be
+// nil) and decodes a JSON answer into out (may be nil).
+func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	resp, err := c.send(ctx, method, path, contentType, body)
 	if err != nil {
 		return err
 	}
@@ -80,28 +94,20 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 // Stream sends a request and returns the open response body of a
 // successful answer (for log streams).
 func (c *Client) Stream(ctx context.Context, method, path string) (io.ReadCloser, error) {
-	resp, err := c.send(ctx, method, path, nil)
+	resp, err := c.send(ctx, method, path, "", nil)
 	if err != nil {
 		return nil, err
 	}
 	return resp.Body, nil
 }
 
-func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(b)
-	}
+func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

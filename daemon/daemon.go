@@ -19,10 +19,10 @@ import (
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/credentials"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/metrics"
-	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/supervisor"
 )
 
@@ -61,7 +61,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ls.Classify(roles(cfg)) // one tenement.socket passes all its sockets under one name
-	st, err := store.Open(cfg.Settings.DataDir, 10*time.Second)
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -84,6 +84,8 @@ func Run(ctx context.Context, o Options) error {
 	apiSrv.Auditor = reg.Auditor(st)
 	apiSrv.Tokens = st
 	apiSrv.Logs = &journal.Reader{}
+	apiSrv.Credentials = credentials.Dir{Path: cfg.Settings.CredentialsDir}
+	apiSrv.LimitWrites(cfg.Settings.APIWrites())
 	// Requests on the root domain of the HTTP listener carry bearer
 	// tokens; the local socket's callers are known by their credentials.
 	apiSrv.Authenticate = api.TokenAuth(auth.NewAuthenticator(st, nil, cfg.Settings.Trusted(), log))

@@ -1,12 +1,17 @@
 // Package store is tenement's embedded, crash-safe state: known instances
 // (including asleep ones) with their ports, weights and failed marks; API
-// tokens (hashes only); and the audit log.
+// tokens (hashes only); and the audit log, which keeps the newest
+// settings.audit_max_entries entries (SetAuditLimit).
 //
 // It is a bbolt file, {data_dir}/tenement.db: every change is one
 // transaction, fsynced before it returns, so a kill -9 loses nothing that was
 // acknowledged. bbolt holds an exclusive lock on the file; Open reports
 // ErrLocked when another process (a running daemon) has it, which is how
 // `ten token-gen` knows to go through the daemon instead.
+//
+// Open checks the file before it writes anything (check.go): a damaged one
+// is a *CorruptError, and Rebuild (`ten store recover`) replaces it with a
+// new store holding what can be rebuilt from systemd's units.
 package store
 
 import (
@@ -16,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,12 +48,15 @@ const schemaVersion = 1
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db       *bolt.DB
+	path     string
+	auditMax atomic.Int64 // SetAuditLimit
 }
 
 // Open opens (creating if needed) the store in dataDir, waiting up to
-// timeout for another process to release it.
+// timeout for another process to release it. A file that bbolt cannot
+// open, or whose pages or records do not check out, is a *CorruptError
+// (check.go): nothing is written to it.
 func Open(dataDir string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -56,12 +65,13 @@ func Open(dataDir string, timeout time.Duration) (*Store, error) {
 	if timeout <= 0 {
 		timeout = time.Millisecond
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, ErrLocked
-	}
+	db, err := openFile(path, timeout, false)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
+	}
+	if err := verify(db); err != nil {
+		db.Close()
+		return nil, &CorruptError{Path: path, Err: err}
 	}
 	s := &Store{db: db, path: path}
 	if err := s.init(); err != nil {
@@ -69,6 +79,58 @@ func Open(dataDir string, timeout time.Duration) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openFile opens the bbolt file at path. When the file was replaced while
+// Open waited for its lock (ten store recover renames a rebuilt store over
+// it), the old file is closed and the new one opened.
+func openFile(path string, timeout time.Duration, readOnly bool) (*bolt.DB, error) {
+	for range 3 {
+		var f *os.File
+		o := &bolt.Options{Timeout: timeout, ReadOnly: readOnly,
+			OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+				var err error
+				f, err = os.OpenFile(name, flag, mode)
+				return f, err
+			}}
+		db, err := openBolt(path, o)
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, ErrLocked
+		}
+		if err != nil {
+			if corrupt(err) {
+				return nil, &CorruptError{Path: path, Err: err}
+			}
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		if replaced(f, path) {
+			db.Close()
+			continue
+		}
+		return db, nil
+	}
+	return nil, fmt.Errorf("%w: store: %s keeps being replaced", errdefs.ErrUnavailable, path)
+}
+
+// openBolt is bolt.Open, with a panic (bbolt asserts on some damaged
+// files) turned into an error.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}
+
+// replaced reports whether path no longer names the open file f.
+func replaced(f *os.File, path string) bool {
+	if f == nil {
+		return false
+	}
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && !os.SameFile(a, b)
 }
 
 func (s *Store) init() error {

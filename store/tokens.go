@@ -57,6 +57,15 @@ func (s *Store) TokenByHash(hash string) (Token, error) {
 	return t, err
 }
 
+// Token returns the token with the given id, or ErrNotFound.
+func (s *Store) Token(id string) (Token, error) {
+	var t Token
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx, bucketTokens, []byte(id), &t, "token "+id)
+	})
+	return t, err
+}
+
 // Tokens returns every token, ordered by id.
 func (s *Store) Tokens() ([]Token, error) {
 	var out []Token

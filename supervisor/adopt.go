@@ -10,6 +10,7 @@ import (
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
+	"github.com/tenement/tenement/units"
 )
 
 // adopt takes over this daemon's units that are already running: after a
@@ -41,7 +42,7 @@ func (s *Supervisor) adopt(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("supervisor: adopt %s: %w", u.Name, err)
 		}
-		if !hasMarker(st.Environment, s.marker) {
+		if !units.HasMarker(st.Environment, s.marker) {
 			s.log.Debug("unit belongs to another daemon; leaving it alone", "unit", u.Name)
 			continue
 		}

@@ -287,9 +287,9 @@ func (s *Supervisor) clearUnit(ctx context.Context, in *inst, unit string, keepL
 	if !st.Loaded() {
 		return nil
 	}
-	if strings.HasSuffix(unit, ".service") && !hasMarker(st.Environment, s.marker) {
+	if strings.HasSuffix(unit, ".service") && !units.HasMarker(st.Environment, s.marker) {
 		return fmt.Errorf("%w: %s exists and belongs to another tenement daemon (%s)",
-			errdefs.ErrConflict, unit, markerOf(st.Environment))
+			errdefs.ErrConflict, unit, units.MarkerOf(st.Environment))
 	}
 	switch st.ActiveState {
 	case "active", "activating", "reloading":
@@ -472,18 +472,4 @@ func checkHTTP(ctx context.Context, address, path string, timeout time.Duration)
 		return fmt.Errorf("health %s returned %s", path, resp.Status)
 	}
 	return nil
-}
-
-// hasMarker reports whether a unit's environment carries marker.
-func hasMarker(env []string, marker string) bool {
-	return markerOf(env) == marker
-}
-
-func markerOf(env []string) string {
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "TENEMENT_DAEMON="); ok {
-			return v
-		}
-	}
-	return ""
 }

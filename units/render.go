@@ -158,7 +158,7 @@ func environment(s Spec, dataDir string) []string {
 		"SOCKET_PATH=" + v.Socket,
 		"TENEMENT_SERVICE=" + n.Service,
 		"TENEMENT_ID=" + n.ID,
-		"TENEMENT_DAEMON=" + s.Marker,
+		MarkerEnv(s.Marker),
 	}
 	return append(env, s.Service.Environ(v)...)
 }

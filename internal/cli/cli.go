@@ -25,6 +25,7 @@ var version = "dev"
 // app holds the global flags and the output streams.
 type app struct {
 	server, token, configPath string
+	stdin                     io.Reader
 	stdout, stderr            io.Writer
 }
 
@@ -38,7 +39,7 @@ func Main(args []string) int {
 
 // run is Main with its context and streams given.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr}
+	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	root := a.root()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -68,7 +69,7 @@ func (a *app) root() *cobra.Command {
 		a.isolateCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
-		a.caddyCmd(), a.teardownCmd(),
+		a.caddyCmd(), a.teardownCmd(), a.credentialCmd(), a.storeCmd(),
 	)
 	return root
 }

@@ -84,13 +84,13 @@ func (a *app) deleteCmd() *cobra.Command {
 			return err
 		}
 		if purge {
-			a.printf("Deleted %s and its data\n", n)
+			a.printf("Deleted %s, its data and its own credentials\n", n)
 		} else {
-			a.printf("Deleted %s (its data dir is kept; --purge removes it)\n", n)
+			a.printf("Deleted %s (its data dir and credentials are kept; --purge removes them)\n", n)
 		}
 		return nil
 	})
-	cmd.Flags().BoolVar(&purge, "purge", false, "also remove the instance's data dir")
+	cmd.Flags().BoolVar(&purge, "purge", false, "also remove the instance's data dir and its own credentials")
 	return cmd
 }
 

@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/daemon"
+	"github.com/tenement/tenement/store"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -18,7 +23,12 @@ socket, taking both from systemd when socket-activated.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.ConfigPath = a.configPath
-			return daemon.Run(cmd.Context(), o)
+			err := daemon.Run(cmd.Context(), o)
+			if errors.Is(err, store.ErrCorrupt) {
+				// One line: the file, why, and what to do.
+				return fmt.Errorf("%w; tenants keep running; run: %s", err, recoverCommand(config.Find(a.configPath)))
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -12,6 +12,7 @@ import (
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/units"
 )
 
 // teardownCmd is what the package's prerm runs when tenement is removed,
@@ -64,7 +65,7 @@ func (a *app) teardown(ctx context.Context, marker string) error {
 		}
 		seen[n] = true
 		st, err := sd.State(ctx, n.Unit())
-		if err != nil || !st.Loaded() || !envHas(st.Environment, "TENEMENT_DAEMON="+marker) {
+		if err != nil || !st.Loaded() || !units.HasMarker(st.Environment, marker) {
 			continue
 		}
 		sockets = append(sockets, n.SocketUnit())
@@ -90,13 +91,4 @@ func (a *app) teardown(ctx context.Context, marker string) error {
 		return fmt.Errorf("teardown: %s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-func envHas(env []string, kv string) bool {
-	for _, e := range env {
-		if e == kv {
-			return true
-		}
-	}
-	return false
 }

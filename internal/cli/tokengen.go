@@ -108,6 +108,7 @@ func (a *app) withStore(f func(st *store.Store) error) (bool, error) {
 		return false, err
 	}
 	defer st.Close()
+	st.SetAuditLimit(cfg.Settings.AuditMaxEntries)
 	return true, f(st)
 }
 

@@ -1,0 +1,27 @@
+package units
+
+import "testing"
+
+func TestMarker(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		marker string
+		want   bool
+	}{
+		{"own", []string{"PORT=1", MarkerEnv("/var/lib/tenement")}, "/var/lib/tenement", true},
+		{"another daemon's", []string{MarkerEnv("/srv/other")}, "/var/lib/tenement", false},
+		{"a prefix is not the marker", []string{MarkerEnv("/var/lib/tenement2")}, "/var/lib/tenement", false},
+		{"no marker", []string{"PORT=1"}, "", false},
+		{"the last assignment wins, as in systemd", []string{MarkerEnv("/a"), MarkerEnv("/b")}, "/b", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HasMarker(tc.env, tc.marker); got != tc.want {
+				t.Errorf("HasMarker(%q, %q) = %v, want %v", tc.env, tc.marker, got, tc.want)
+			}
+		})
+	}
+	if got := MarkerOf([]string{"TENEMENT_DAEMONX=1", "TENEMENT_DAEMON=/d"}); got != "/d" {
+		t.Errorf("MarkerOf = %q", got)
+	}
+}
