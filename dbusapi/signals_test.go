@@ -238,3 +238,25 @@ func TestDecodeValues(t *testing.T) {
 		t.Errorf("unit\n\t%+v\nwant\n\t%+v", u, want)
 	}
 }
+
+// BenchmarkDecode decodes one state change of a unit: its Service and
+// Unit PropertiesChanged signals, merged into one event.
+func BenchmarkDecode(b *testing.B) {
+	tp := &tap{w: &stream{prefix: "tenement@"}, gen: 1}
+	var d decoder
+	d.reset(tp)
+	svc := serviceSignal(1, 150, "success", 0, 0, 0)("", "tenement@a-b.service")
+	unit := unitSignal(2, "active", "running")("", "tenement@a-b.service")
+	other := unitSignal(3, "active", "running")("", "cron.service")
+	n := 0
+	emit := func(Event) { n++ }
+	b.ReportAllocs()
+	for b.Loop() {
+		d.decode(svc, emit)
+		d.decode(unit, emit)
+		d.decode(other, emit) // another unit's, skipped
+	}
+	if n != b.N {
+		b.Fatalf("%d events for %d changes", n, b.N)
+	}
+}
