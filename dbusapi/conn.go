@@ -2,9 +2,11 @@
 //
 // It wraps go-systemd's D-Bus client (only its ...Context methods) with what
 // the daemon needs: transient units started and stopped with their job
-// results checked, typed unit state, a stream of state changes for
-// tenement@ units driven by systemd's PropertiesChanged signals (never by
-// polling), and a connection that re-dials when the bus drops.
+// results checked, typed unit state, a stream of the state of tenement@
+// units decoded from systemd's signals (Watch: no call per event or per
+// unit, never polling) with a bounded resync (Snapshot), a count of the
+// calls it makes (Calls), and a connection that re-dials when the bus
+// drops.
 package dbusapi
 
 import (
@@ -12,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,9 @@ import (
 // Conn is a connection to systemd that reconnects when the bus drops. It is
 // safe for concurrent use.
 type Conn struct {
-	log  *slog.Logger
-	dial func(ctx context.Context) (*sd.Conn, error)
+	log   *slog.Logger
+	dial  func(ctx context.Context) (*link, error)
+	calls callCounter
 	// life bounds every underlying connection: godbus closes a connection
 	// when the context it was dialled with ends, so dials use this one,
 	// which ends with Close, and never a caller's.
@@ -36,12 +38,14 @@ type Conn struct {
 
 	mu      sync.Mutex
 	sc      *sd.Conn
-	gen     int // incremented on every (re)connect
+	sig     *sigHandler // sc's signal connection
+	gen     int         // incremented on every (re)connect
 	closed  bool
 	changes chan Change // nil until Subscribe
 	prefix  string
 	genDone chan struct{} // closed when the connection of this generation is replaced
 	missed  atomic.Bool   // a change was dropped; send a Resync first
+	stream  *stream       // nil until Watch
 
 	stop chan struct{}
 	done chan struct{}
@@ -67,34 +71,21 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 	life, endLife := context.WithCancel(context.Background())
 	c := &Conn{
 		log:     log.With("component", "dbus"),
-		dial:    dialer(opts.Bus),
 		life:    life,
 		endLife: endLife,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	sc, err := dialWithin(ctx, c.life, c.dial)
+	c.dial = dialer(opts.Bus, &c.calls)
+	l, err := dialWithin(ctx, c.life, c.dial)
 	if err != nil {
 		endLife()
 		return nil, fmt.Errorf("%w: connect to systemd: %w", errdefs.ErrUnavailable, err)
 	}
-	c.sc = sc
+	c.sc, c.sig = l.sd, l.sig
 	c.genDone = make(chan struct{})
 	go c.watch()
 	return c, nil
-}
-
-func dialer(bus string) func(ctx context.Context) (*sd.Conn, error) {
-	usePrivate := bus == "private"
-	if bus == "" && os.Geteuid() == 0 && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
-		if _, err := os.Stat(privateSocket); err == nil {
-			usePrivate = true
-		}
-	}
-	if usePrivate {
-		return sd.NewSystemdConnectionContext
-	}
-	return sd.NewSystemConnectionContext
 }
 
 // Close closes the connection and ends the change stream.
@@ -117,23 +108,23 @@ func (c *Conn) Close() {
 
 // dialWithin dials with the long-lived life context, giving up when ctx
 // ends first (the dial then finishes in the background and is closed).
-func dialWithin(ctx, life context.Context, dial func(context.Context) (*sd.Conn, error)) (*sd.Conn, error) {
+func dialWithin(ctx, life context.Context, dial func(context.Context) (*link, error)) (*link, error) {
 	type result struct {
-		sc  *sd.Conn
+		l   *link
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		sc, err := dial(life)
-		ch <- result{sc, err}
+		l, err := dial(life)
+		ch <- result{l, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.sc, r.err
+		return r.l, r.err
 	case <-ctx.Done():
 		go func() {
-			if r := <-ch; r.sc != nil {
-				r.sc.Close()
+			if r := <-ch; r.l != nil {
+				r.l.sd.Close()
 			}
 		}()
 		return nil, ctx.Err()
@@ -196,11 +187,11 @@ func (c *Conn) reconnect(ctx context.Context, gen int) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	sc, err := dialWithin(dctx, c.life, c.dial)
+	l, err := dialWithin(dctx, c.life, c.dial)
 	if err != nil {
 		return fmt.Errorf("%w: reconnect to systemd: %w", errdefs.ErrUnavailable, err)
 	}
-	c.sc = sc
+	c.sc, c.sig = l.sd, l.sig
 	c.gen++
 	close(c.genDone)
 	c.genDone = make(chan struct{})
@@ -210,6 +201,11 @@ func (c *Conn) reconnect(ctx context.Context, gen int) error {
 			c.log.Warn("resubscribe failed", "err", err)
 		}
 		c.sendChange(Change{Resync: true})
+	}
+	if c.stream != nil {
+		if err := c.tapLocked(dctx, c.stream); err != nil {
+			c.log.Warn("watch units after reconnect failed; reconnecting again", "err", err)
+		}
 	}
 	return nil
 }

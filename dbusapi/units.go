@@ -116,7 +116,9 @@ func (c *Conn) job(ctx context.Context, verb, name string, call func(sc *sd.Conn
 	}
 }
 
-// UnitState is a unit's state as systemd reports it.
+// UnitState is a unit's state as systemd reports it. Its states are
+// strings still, for the supervisor; Unit (from Watch and Snapshot) has
+// them typed.
 type UnitState struct {
 	Name        string
 	LoadState   string // "loaded", "not-found", ...
@@ -140,7 +142,7 @@ type UnitState struct {
 }
 
 // Loaded reports whether systemd knows the unit.
-func (u UnitState) Loaded() bool { return u.LoadState != "" && u.LoadState != "not-found" }
+func (u UnitState) Loaded() bool { return u.LoadState != "" && LoadState(u.LoadState) != NotFound }
 
 // State reads a unit's state (with the service properties for a
 // .service unit). A unit systemd does not know has
@@ -152,7 +154,7 @@ func (c *Conn) State(ctx context.Context, name string) (UnitState, error) {
 		if up, err = sc.GetUnitPropertiesContext(ctx, name); err != nil {
 			return err
 		}
-		if load, _ := up["LoadState"].(string); load == "not-found" || !strings.HasSuffix(name, ".service") {
+		if load, _ := up["LoadState"].(string); LoadState(load) == NotFound || !strings.HasSuffix(name, ".service") {
 			return nil
 		}
 		sp, err = sc.GetUnitTypePropertiesContext(ctx, name, "Service")
@@ -241,7 +243,7 @@ func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
 		if len(us) == 0 {
 			return nil
 		}
-		if us[0].ActiveState == "failed" {
+		if ActiveState(us[0].ActiveState) == Failed {
 			return fmt.Errorf("%w: %s failed and stays loaded until reset-failed", errdefs.ErrConflict, name)
 		}
 		select {

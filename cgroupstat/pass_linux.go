@@ -1,0 +1,256 @@
+package cgroupstat
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tenement/tenement/names"
+)
+
+// source is where one number of a unit is read: a file in the unit's
+// directory of a hierarchy, opened once per pass.
+type source struct {
+	mount string // mount point; "" when the layout has none
+	file  string
+	fd    int
+	parse func(b []byte) (uint64, bool)
+}
+
+// sources picks the hierarchy of each number, as systemd does: a v1
+// controller's own hierarchy where one is mounted, else the cgroup2
+// hierarchy. CPU prefers cgroup2's cpu.stat, kept for every cgroup.
+func (h hierarchies) sources() (mem, cpu, tasks source) {
+	mem = source{mount: h.unified, file: "memory.current", parse: parseUint}
+	if m := h.v1["memory"]; m != "" {
+		mem = source{mount: m, file: "memory.usage_in_bytes", parse: parseUint}
+	}
+	tasks = source{mount: h.unified, file: "pids.current", parse: parseUint}
+	if m := h.v1["pids"]; m != "" {
+		tasks = source{mount: m, file: "pids.current", parse: parseUint}
+	}
+	cpu = source{mount: h.v1["cpuacct"], file: "cpuacct.usage", parse: parseUint}
+	if h.unified != "" {
+		cpu = source{mount: h.unified, file: "cpu.stat", parse: parseUsageUsec}
+	}
+	return mem, cpu, tasks
+}
+
+// walkMount is the hierarchy whose directories list the units: every
+// unit has a cgroup in the cgroup2 one (or, without it, in systemd's own
+// v1 one).
+func (h hierarchies) walkMount() string {
+	for _, m := range []string{h.unified, h.v1["name=systemd"], h.v1["memory"], h.v1["pids"]} {
+		if m != "" {
+			return m
+		}
+	}
+	return ""
+}
+
+// how opens a path below a directory without following any symbolic link
+// and without leaving the directory or its mount.
+var how = unix.OpenHow{
+	Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+}
+
+func (r *Reader) pass(sizeHint int) (map[names.Instance]Usage, error) {
+	walk := r.h.walkMount()
+	if walk == "" {
+		return nil, errors.New("cgroupstat: no cgroup hierarchy is mounted")
+	}
+	mem, cpu, tasks := r.h.sources()
+	fds, err := openMounts(walk, mem.mount, cpu.mount, tasks.mount)
+	defer fds.close()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []*source{&mem, &cpu, &tasks} {
+		s.fd = fds.fd(s.mount)
+	}
+
+	units := make(map[names.Instance]Usage, sizeHint)
+	buf := make([]byte, 4096)
+	svcSlices, err := listDirs(fds.fd(walk), r.opts.Slice, buf)
+	if errors.Is(err, unix.ENOENT) {
+		return units, nil // nothing has run yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cgroupstat: list %s: %w", r.opts.Slice, err)
+	}
+	for _, slice := range svcSlices {
+		svc, ok1 := strings.CutPrefix(slice, "tenement-")
+		svc, ok2 := strings.CutSuffix(svc, ".slice")
+		if !ok1 || !ok2 {
+			continue
+		}
+		dir := r.opts.Slice + "/" + slice
+		unitDirs, err := listDirs(fds.fd(walk), dir, buf)
+		if err != nil {
+			continue // the slice went away
+		}
+		for _, unit := range unitDirs {
+			// The instance's service unit, in its service's slice.
+			n, err := names.FromUnit(unit)
+			if err != nil || !strings.HasSuffix(unit, ".service") || n.Service != svc {
+				continue
+			}
+			if u, ok := readUsage(dir+"/"+unit, &mem, &cpu, &tasks, buf); ok {
+				units[n] = u
+			}
+		}
+	}
+	return units, nil
+}
+
+// mountFDs are the hierarchies' mount points, open for a pass.
+type mountFDs map[string]int
+
+// openMounts opens each distinct mount point once ("" is none).
+func openMounts(points ...string) (mountFDs, error) {
+	fds := mountFDs{}
+	for _, m := range points {
+		if _, ok := fds[m]; ok || m == "" {
+			continue
+		}
+		fd, err := unix.Open(m, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("cgroupstat: open %s: %w", m, err)
+		}
+		fds[m] = fd
+	}
+	return fds, nil
+}
+
+// fd is the descriptor of mount point m, or -1 for none.
+func (fds mountFDs) fd(m string) int {
+	if fd, ok := fds[m]; ok {
+		return fd
+	}
+	return -1
+}
+
+func (fds mountFDs) close() {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// readUsage reads a unit's numbers; false when none could be read (the
+// unit went away).
+func readUsage(rel string, mem, cpu, tasks *source, buf []byte) (Usage, bool) {
+	var u Usage
+	u.MemoryBytes, u.MemoryOK = mem.read(rel, buf)
+	var usec uint64
+	usec, u.CPUOK = cpu.read(rel, buf)
+	u.CPU = time.Duration(usec)
+	if cpu.file == "cpu.stat" {
+		u.CPU = time.Duration(usec) * time.Microsecond
+	}
+	u.Tasks, u.TasksOK = tasks.read(rel, buf)
+	return u, u.MemoryOK || u.CPUOK || u.TasksOK
+}
+
+func (s *source) read(rel string, buf []byte) (uint64, bool) {
+	if s.fd < 0 {
+		return 0, false
+	}
+	b, err := readAt(s.fd, rel+"/"+s.file, buf)
+	if err != nil {
+		return 0, false
+	}
+	return s.parse(b)
+}
+
+// readAt reads a small file below dirfd into buf.
+func readAt(dirfd int, path string, buf []byte) ([]byte, error) {
+	fd, err := openat2(dirfd, path, &how)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+}
+
+func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
+	for {
+		fd, err := unix.Openat2(dirfd, path, how)
+		if err == unix.EINTR || err == unix.EAGAIN { // EAGAIN: a rename raced the lookup
+			continue
+		}
+		return fd, err
+	}
+}
+
+// listDirs returns the names of the directories in path below dirfd;
+// symbolic links and other files are left out.
+func listDirs(dirfd int, path string, buf []byte) ([]string, error) {
+	h := how
+	h.Flags |= unix.O_DIRECTORY
+	fd, err := openat2(dirfd, path, &h)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []string
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		out = appendDirs(out, fd, buf[:n])
+	}
+}
+
+// appendDirs appends the directories among the linux_dirent64 records in
+// b: ino u64, off i64, reclen u16, type u8, name NUL-terminated.
+func appendDirs(out []string, fd int, b []byte) []string {
+	for len(b) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+		if reclen < 19 || reclen > len(b) {
+			break
+		}
+		typ, name := b[18], b[19:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		b = b[reclen:]
+		if len(name) == 0 || name[0] == '.' {
+			continue // ".", "..", and never a unit
+		}
+		if typ == unix.DT_UNKNOWN { // a filesystem without types in its entries
+			var st unix.Stat_t
+			if unix.Fstatat(fd, string(name), &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+				continue
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				typ = unix.DT_DIR
+			}
+		}
+		if typ == unix.DT_DIR {
+			out = append(out, string(name))
+		}
+	}
+	return out
+}
