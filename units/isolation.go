@@ -25,6 +25,7 @@ const (
 	capSysAdmin     = 21
 	errnoEPERM      = 1
 	noSetUIDFlag    = "no-setuid"
+	privilegedFlag  = "privileged"
 	dataRootTmpMode = "mode=0755"
 )
 
@@ -42,9 +43,6 @@ func isolationProperties(s Spec, dataDir string, exec *Exec) ([]Property, error)
 	case config.IsolationNamespace, config.IsolationSandbox:
 	default:
 		return nil, fmt.Errorf("%w: %s: unknown isolation %q", errdefs.ErrInvalid, s.Instance, svc.Isolation)
-	}
-	if !filepath.IsAbs(s.Wrapper) {
-		return nil, fmt.Errorf("%w: render %s: isolation %q needs the ten binary as wrapper, have %q", errdefs.ErrInvalid, s.Instance, svc.Isolation, s.Wrapper)
 	}
 	if svc.Isolation == config.IsolationSandbox && svc.Activation == config.ActivationSocket {
 		return nil, fmt.Errorf("%w: render %s: isolation = \"sandbox\" cannot use activation = \"socket\"", errdefs.ErrInvalid, s.Instance)

@@ -15,13 +15,15 @@ type Property struct {
 	Value any
 }
 
-// Exec is one command of ExecStart (D-Bus a(sasb), or a(sasas) as
-// ExecStartEx when Flags is set).
+// Exec is one command of ExecStart or ExecStartPre (D-Bus a(sasb), or
+// a(sasas) as ExecStartEx or ExecStartPreEx when Flags is set).
 type Exec struct {
 	Path string   // absolute path of the program
 	Argv []string // argv, including argv[0]
 	// Flags are ExecStartEx flags, e.g. "no-setuid" (the "!" prefix of a
-	// unit file: systemd allocates the user, the process drops to it).
+	// unit file: systemd allocates the user, the process drops to it) or
+	// "privileged" (the "+" prefix: no user, no sandbox, full
+	// capabilities, but in the unit's cgroup).
 	Flags []string
 }
 

@@ -103,7 +103,8 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			u, err := Render(Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: tt.port,
-				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/bin/ten"})
+				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/lib/tenement/ten-isolate",
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,6 +144,7 @@ func TestRenderRejects(t *testing.T) {
 	boxSocket.Isolation, boxSocket.Activation = config.IsolationSandbox, config.ActivationSocket
 	nsNoWrapper := *svc
 	nsNoWrapper.Isolation = config.IsolationNamespace
+	unvalidated := config.Settings{DataDir: "/var/lib/tenement"}
 	tests := []struct {
 		name string
 		spec Spec
@@ -155,6 +157,8 @@ func TestRenderRejects(t *testing.T) {
 		{"sandbox with notify", Spec{Instance: n, Service: &boxNotify, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 		{"sandbox with socket", Spec{Instance: n, Service: &boxSocket, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 		{"namespace without wrapper", Spec{Instance: n, Service: &nsNoWrapper, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"process without wrapper", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"no port range", Spec{Instance: n, Service: svc, Settings: &unvalidated, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
