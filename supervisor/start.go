@@ -345,7 +345,7 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 	}
 	return units.Render(units.Spec{
 		Instance: in.name, Service: svc, Settings: &s.cfg.Settings, Port: port,
-		Argv: argv, Marker: s.marker, Wrapper: s.wrapper,
+		Argv: argv, Marker: s.marker, Wrapper: s.wrapper, ConfigPath: s.cfg.Path,
 	})
 }
 

@@ -31,7 +31,7 @@ const (
 
 // isolationProperties returns the properties of the instance's isolation
 // level and may wrap exec in the level's wrapper.
-func isolationProperties(s Spec, dataDir string, exec *Exec) ([]Property, error) {
+func isolationProperties(s Spec, dataDir, workdir string, exec *Exec) ([]Property, error) {
 	svc := s.Service
 	switch svc.Isolation {
 	case config.IsolationProcess:
@@ -61,6 +61,7 @@ func isolationProperties(s Spec, dataDir string, exec *Exec) ([]Property, error)
 		Flags: []string{noSetUIDFlag},
 	}
 	p := sandboxing(user, s.Settings.DataDir, dataDir)
+	p = append(p, Property{"InaccessiblePaths", hiddenPaths(s, dataDir, workdir)})
 	if svc.Isolation == config.IsolationNamespace {
 		p = append(p, syscallFilter()...)
 	} else {

@@ -39,6 +39,9 @@ type Spec struct {
 	// or ten itself: isolation.WrapperPath). Every level runs its port
 	// guard; namespace and sandbox also wrap the app.
 	Wrapper string
+	// ConfigPath is the daemon's config file, which namespace and sandbox
+	// units must not see ("" when built in).
+	ConfigPath string
 }
 
 // Units is what Render produces: the service unit, and for socket
@@ -85,14 +88,14 @@ func Render(s Spec) (Units, error) {
 	}
 	u.Environment = environment(s, u.DataDir)
 
-	exec := Exec{Path: s.Argv[0], Argv: s.Argv}
-	level, err := isolationProperties(s, u.DataDir, &exec)
-	if err != nil {
-		return Units{}, err
-	}
 	workdir := svc.Workdir
 	if workdir == "" {
 		workdir = u.DataDir
+	}
+	exec := Exec{Path: s.Argv[0], Argv: s.Argv}
+	level, err := isolationProperties(s, u.DataDir, workdir, &exec)
+	if err != nil {
+		return Units{}, err
 	}
 	typ := "exec"
 	if svc.Ready == config.ReadyNotify {

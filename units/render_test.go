@@ -104,7 +104,7 @@ func TestRenderGolden(t *testing.T) {
 			}
 			u, err := Render(Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: tt.port,
 				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/lib/tenement/ten-isolate",
-			})
+				ConfigPath: c.Path})
 			if err != nil {
 				t.Fatal(err)
 			}
