@@ -27,6 +27,13 @@ type Exec struct {
 	Flags []string
 }
 
+// Credential is one LoadCredential= entry (D-Bus a(ss)): systemd copies
+// the file at Path, when the unit starts, into the unit's own credentials
+// dir, where the app reads it as $CREDENTIALS_DIRECTORY/Name.
+type Credential struct {
+	Name, Path string
+}
+
 // LogFields is LogExtraFields (D-Bus aay): KEY=VALUE journal fields added
 // to every entry of the unit.
 type LogFields []string
@@ -121,6 +128,12 @@ func formatValue(v any) string {
 				s += ":norbind"
 			}
 			parts[i] = s
+		}
+		return strings.Join(parts, " ")
+	case []Credential:
+		parts := make([]string, len(x))
+		for i, c := range x {
+			parts[i] = c.Name + ":" + c.Path
 		}
 		return strings.Join(parts, " ")
 	case []TmpFS:

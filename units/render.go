@@ -42,6 +42,9 @@ type Spec struct {
 	// ConfigPath is the daemon's config file, which namespace and sandbox
 	// units must not see ("" when built in).
 	ConfigPath string
+	// Credentials are the instance's credential files, delivered with
+	// LoadCredential= (the supervisor lists them at each start).
+	Credentials []Credential
 }
 
 // Units is what Render produces: the service unit, and for socket
@@ -135,6 +138,9 @@ func Render(s Spec) (Units, error) {
 	}
 	if t := svc.Tasks(); t > 0 {
 		p = append(p, Property{"TasksMax", uint64(t)})
+	}
+	if len(s.Credentials) > 0 {
+		p = append(p, Property{"LoadCredential", s.Credentials})
 	}
 	if svc.Network == config.NetworkPrivate {
 		p = append(p, Property{"PrivateNetwork", true})

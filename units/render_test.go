@@ -78,17 +78,23 @@ func loadGolden(t *testing.T) *config.Config {
 
 func TestRenderGolden(t *testing.T) {
 	c := loadGolden(t)
+	creds := []Credential{
+		{"db_password", "/etc/tenement/credentials/ns/db_password"},
+		{"api-key", "/etc/tenement/credentials/ns/grace/api-key"},
+	}
 	tests := []struct {
 		name     string
 		instance string
 		port     int
+		creds    []Credential
 	}{
-		{"process", "notes:alice", 20001},
-		{"limits-notify-user", "limited:bob", 20002},
-		{"socket-activation", "sock:carol-smith", 20003},
-		{"namespace", "ns:dave", 20004},
-		{"namespace-socket-private", "nssock:erin", 20005},
-		{"sandbox", "box:frank", 20006},
+		{"process", "notes:alice", 20001, nil},
+		{"limits-notify-user", "limited:bob", 20002, nil},
+		{"socket-activation", "sock:carol-smith", 20003, nil},
+		{"namespace", "ns:dave", 20004, nil},
+		{"namespace-socket-private", "nssock:erin", 20005, nil},
+		{"sandbox", "box:frank", 20006, nil},
+		{"namespace-credentials", "ns:grace", 20007, creds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +110,7 @@ func TestRenderGolden(t *testing.T) {
 			}
 			u, err := Render(Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: tt.port,
 				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/lib/tenement/ten-isolate",
-				ConfigPath: c.Path})
+				ConfigPath: c.Path, Credentials: tt.creds})
 			if err != nil {
 				t.Fatal(err)
 			}
