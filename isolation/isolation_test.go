@@ -265,6 +265,25 @@ func TestBundleSpec(t *testing.T) {
 			t.Errorf("a network namespace: the app must listen on the unit's network")
 		}
 	}
+	if slices.ContainsFunc(spec.Mounts, func(m ociMount) bool { return strings.HasPrefix(m.Destination, "/run/") }) {
+		t.Errorf("a mount under /run without credentials: %+v", spec.Mounts)
+	}
+	const creds = "/run/credentials/tenement@box-a.service"
+	b, err = BundleSpec(o, User{"tn-x", 61234, 61234}, append(env, "CREDENTIALS_DIRECTORY="+creds), "/srv/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec = ociSpec{}
+	json.Unmarshal(b, &spec)
+	if i := slices.IndexFunc(spec.Mounts, func(m ociMount) bool { return m.Destination == creds }); i < 0 ||
+		spec.Mounts[i].Source != creds || !slices.Contains(spec.Mounts[i].Options, "ro") || spec.Mounts[i].Type != "bind" {
+		t.Errorf("credentials are not bound read-only at %s: %+v", creds, spec.Mounts)
+	} else if runAt := slices.IndexFunc(spec.Mounts, func(m ociMount) bool { return m.Destination == "/run" }); runAt > i {
+		t.Errorf("the credentials are mounted before /run, which hides them")
+	}
+	if !slices.Contains(spec.Process.Env, "CREDENTIALS_DIRECTORY="+creds) {
+		t.Errorf("the app is not told where its credentials are: %q", spec.Process.Env)
+	}
 	if b, _ := BundleSpec(o, User{"tn-x", 1, 1}, nil, "relative"); !strings.Contains(string(b), `"cwd": "/"`) {
 		t.Errorf("a relative cwd is not replaced by /")
 	}
