@@ -96,6 +96,16 @@ func TestHostileSecrets(t *testing.T) {
 		for _, name := range attacks {
 			mustBlock(t, svc, d.attack(mallory, name, params))
 		}
+		if svc == "box" {
+			// gVisor runs with the least it was found to need.
+			caps, filter := show(t, aliceUnit, "CapabilityBoundingSet"), show(t, aliceUnit, "SystemCallFilter")
+			if strings.Contains(caps, "cap_net_admin") || strings.Contains(caps, "cap_sys_ptrace") || !strings.Contains(caps, "cap_sys_admin") {
+				t.Errorf("%s CapabilityBoundingSet=%s", aliceUnit, caps)
+			}
+			if !strings.Contains(filter, "pivot_root") || strings.Contains(filter, "bpf") || strings.Contains(filter, "init_module") {
+				t.Errorf("%s SystemCallFilter=%.300s…", aliceUnit, filter)
+			}
+		}
 		// The modes of the ns and box case let root's neighbours in: the
 		// checks above are not vacuous.
 		if svc != "proc" {
