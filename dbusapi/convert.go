@@ -28,8 +28,9 @@ type (
 		IgnoreMissing       bool
 		Flags               uint64
 	}
-	tmpfs    struct{ Path, Options string } // a(ss)
-	nameList struct {                       // (bas)
+	tmpfs      struct{ Path, Options string } // a(ss)
+	credential struct{ Name, Path string }    // a(ss)
+	nameList   struct {                       // (bas)
 		Allow bool
 		Names []string
 	}
@@ -86,6 +87,12 @@ func convert(v any) (any, error) {
 			if b.Recursive {
 				out[i].Flags = msRec
 			}
+		}
+		return out, nil
+	case []units.Credential:
+		out := make([]credential, len(x))
+		for i, c := range x {
+			out[i] = credential{c.Name, c.Path}
 		}
 		return out, nil
 	case []units.TmpFS:

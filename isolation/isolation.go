@@ -22,6 +22,11 @@
 //     replaces itself with gVisor's `runsc run`, which stays in the unit's
 //     cgroup (--ignore-cgroups), so systemd's limits and kill apply.
 //
+// Every level, process included, also runs the wrapper's guard mode as the
+// unit's ExecStartPre=+ (full privileges, in the unit's cgroup, before the
+// app): it attaches the port guard (package portguard), so no process of
+// the unit can bind a port of the tenant range but the instance's own.
+//
 // It is reached through the hidden command `ten isolate`; Options.Args and
 // Parse are the one definition of its arguments.
 package isolation
@@ -34,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -44,8 +50,9 @@ import (
 const (
 	ModeNamespace = "namespace"
 	ModeSandbox   = "sandbox"
-	ModeInit      = "init" // PID 1 of the new namespaces
-	ModeExec      = "exec" // sets LISTEN_PID to its own pid, then execs the app
+	ModeGuard     = "guard" // ExecStartPre=+ of every level: the port guard
+	ModeInit      = "init"  // PID 1 of the new namespaces
+	ModeExec      = "exec"  // sets LISTEN_PID to its own pid, then execs the app
 )
 
 // ExitWrapperFailed is the wrapper's exit status when it fails before the
@@ -103,7 +110,11 @@ type Options struct {
 	// StatusFD is the pipe on which the init reports how the app ended
 	// (init; 0 for none).
 	StatusFD int
-	// Argv is the app's command line; Argv[0] is an absolute path.
+	// Port is the instance's own port, and PortLow-PortHigh the tenant
+	// port range, in which the instance may bind only Port (guard).
+	Port, PortLow, PortHigh int
+	// Argv is the app's command line; Argv[0] is an absolute path (every
+	// mode but guard, which runs no app).
 	Argv []string
 }
 
@@ -124,6 +135,9 @@ func (o Options) Args() []string {
 			a = append(a, "--status-fd", strconv.Itoa(o.StatusFD))
 		}
 	}
+	if o.Mode == ModeGuard {
+		return append(a, "--port", strconv.Itoa(o.Port), "--range", strconv.Itoa(o.PortLow)+"-"+strconv.Itoa(o.PortHigh))
+	}
 	a = append(a, "--")
 	return append(a, o.Argv...)
 }
@@ -132,11 +146,11 @@ func (o Options) Args() []string {
 func Parse(args []string) (Options, error) {
 	var o Options
 	if len(args) == 0 {
-		return o, fmt.Errorf("%w: %s: want a mode: %s or %s", errdefs.ErrInvalid, Command, ModeNamespace, ModeSandbox)
+		return o, fmt.Errorf("%w: %s: want a mode: %s, %s or %s", errdefs.ErrInvalid, Command, ModeNamespace, ModeSandbox, ModeGuard)
 	}
 	o.Mode, args = args[0], args[1:]
 	switch o.Mode {
-	case ModeNamespace, ModeSandbox, ModeInit, ModeExec:
+	case ModeNamespace, ModeSandbox, ModeGuard, ModeInit, ModeExec:
 	default:
 		return o, fmt.Errorf("%w: %s: unknown mode %q", errdefs.ErrInvalid, Command, o.Mode)
 	}
@@ -160,12 +174,19 @@ func Parse(args []string) (Options, error) {
 			o.GID, err = strconv.Atoi(v)
 		case "--status-fd":
 			o.StatusFD, err = strconv.Atoi(v)
+		case "--port":
+			o.Port, err = strconv.Atoi(v)
+		case "--range":
+			o.PortLow, o.PortHigh, err = parseRange(v)
 		default:
 			return o, fmt.Errorf("%w: %s: unknown flag %s", errdefs.ErrInvalid, Command, flag)
 		}
 		if err != nil {
 			return o, fmt.Errorf("%w: %s: %s %q: not a number", errdefs.ErrInvalid, Command, flag, v)
 		}
+	}
+	if o.Mode == ModeGuard && len(args) == 0 {
+		return o, o.validate() // the guard runs no app: "--" is optional
 	}
 	if len(args) == 0 {
 		return o, fmt.Errorf("%w: %s: want \"--\" and the app's command line", errdefs.ErrInvalid, Command)
@@ -177,6 +198,8 @@ func Parse(args []string) (Options, error) {
 func (o Options) validate() error {
 	var err error
 	switch {
+	case o.Mode == ModeGuard:
+		err = o.validateGuard()
 	case len(o.Argv) == 0 || !filepath.IsAbs(o.Argv[0]):
 		err = errors.New("the app's program must be an absolute path")
 	case (o.Mode == ModeNamespace || o.Mode == ModeSandbox) && o.User == "":
@@ -192,4 +215,28 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: %s %s: %w", errdefs.ErrInvalid, Command, o.Mode, err)
 	}
 	return nil
+}
+
+func (o Options) validateGuard() error {
+	switch {
+	case len(o.Argv) > 0:
+		return errors.New("the guard runs no app")
+	case o.Port < 1 || o.Port > 65535:
+		return errors.New("--port must be a port (1-65535)")
+	case o.PortLow < 1 || o.PortHigh > 65535 || o.PortLow > o.PortHigh:
+		return errors.New("--range must be LOW-HIGH, 1 <= LOW <= HIGH <= 65535")
+	}
+	return nil
+}
+
+// parseRange parses "LOW-HIGH".
+func parseRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, errors.New("want LOW-HIGH")
+	}
+	if lo, err = strconv.Atoi(a); err == nil {
+		hi, err = strconv.Atoi(b)
+	}
+	return lo, hi, err
 }

@@ -47,6 +47,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		{"sandbox", Options{Mode: ModeSandbox, User: "tn-0123456789abcdef", DataDir: "/d", ID: "tenement-a-b", Argv: []string{"/app"}}},
 		{"init", Options{Mode: ModeInit, UID: 61234, GID: 61234, StatusFD: 4, Argv: []string{"/app", "x y"}}},
 		{"exec", Options{Mode: ModeExec, Argv: []string{"/app"}}},
+		{"guard", Options{Mode: ModeGuard, Port: 20001, PortLow: 20000, PortHigh: 29999}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +64,8 @@ func TestArgsRoundTrip(t *testing.T) {
 			}
 			got.Argv, tt.o.Argv = nil, nil
 			if got.Mode != tt.o.Mode || got.User != tt.o.User || got.DataDir != tt.o.DataDir || got.ID != tt.o.ID ||
-				got.UID != tt.o.UID || got.GID != tt.o.GID || got.StatusFD != tt.o.StatusFD {
+				got.UID != tt.o.UID || got.GID != tt.o.GID || got.StatusFD != tt.o.StatusFD ||
+				got.Port != tt.o.Port || got.PortLow != tt.o.PortLow || got.PortHigh != tt.o.PortHigh {
 				t.Errorf("Parse(Args()) = %+v, want %+v", got, tt.o)
 			}
 		})
@@ -88,6 +90,11 @@ func TestParseRejects(t *testing.T) {
 		{"bad number", []string{ModeInit, "--uid", "x", "--", "/a"}, "not a number"},
 		{"unknown flag", []string{ModeNamespace, "--root", "/", "--", "/a"}, "unknown flag --root"},
 		{"flag without value", []string{ModeNamespace, "--user"}, "needs a value"},
+		{"guard without port", []string{ModeGuard, "--range", "20000-29999"}, "--port must be"},
+		{"guard without range", []string{ModeGuard, "--port", "20001"}, "--range must be"},
+		{"guard reversed range", []string{ModeGuard, "--port", "20001", "--range", "29999-20000"}, "--range must be"},
+		{"guard bad range", []string{ModeGuard, "--port", "20001", "--range", "20000"}, "not a number"},
+		{"guard with an app", []string{ModeGuard, "--port", "20001", "--range", "20000-29999", "--", "/a"}, "runs no app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +264,25 @@ func TestBundleSpec(t *testing.T) {
 		if ns.Type == "network" {
 			t.Errorf("a network namespace: the app must listen on the unit's network")
 		}
+	}
+	if slices.ContainsFunc(spec.Mounts, func(m ociMount) bool { return strings.HasPrefix(m.Destination, "/run/") }) {
+		t.Errorf("a mount under /run without credentials: %+v", spec.Mounts)
+	}
+	const creds = "/run/credentials/tenement@box-a.service"
+	b, err = BundleSpec(o, User{"tn-x", 61234, 61234}, append(env, "CREDENTIALS_DIRECTORY="+creds), "/srv/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec = ociSpec{}
+	json.Unmarshal(b, &spec)
+	if i := slices.IndexFunc(spec.Mounts, func(m ociMount) bool { return m.Destination == creds }); i < 0 ||
+		spec.Mounts[i].Source != creds || !slices.Contains(spec.Mounts[i].Options, "ro") || spec.Mounts[i].Type != "bind" {
+		t.Errorf("credentials are not bound read-only at %s: %+v", creds, spec.Mounts)
+	} else if runAt := slices.IndexFunc(spec.Mounts, func(m ociMount) bool { return m.Destination == "/run" }); runAt > i {
+		t.Errorf("the credentials are mounted before /run, which hides them")
+	}
+	if !slices.Contains(spec.Process.Env, "CREDENTIALS_DIRECTORY="+creds) {
+		t.Errorf("the app is not told where its credentials are: %q", spec.Process.Env)
 	}
 	if b, _ := BundleSpec(o, User{"tn-x", 1, 1}, nil, "relative"); !strings.Contains(string(b), `"cwd": "/"`) {
 		t.Errorf("a relative cwd is not replaced by /")

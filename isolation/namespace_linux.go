@@ -18,6 +18,8 @@ func run(o Options) (int, error) {
 		return runNamespace(o)
 	case ModeSandbox:
 		return runSandbox(o)
+	case ModeGuard:
+		return runGuard(o)
 	case ModeInit:
 		return runInit(o)
 	case ModeExec:

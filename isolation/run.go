@@ -10,8 +10,8 @@ import (
 
 // Main runs the wrapper with the arguments that follow Command and returns
 // the exit status to exit with. It does not return when it replaces itself
-// with the app or with runsc, nor when it ends itself with the signal that
-// ended the app.
+// with the app or with runsc, when it ends itself with the signal that
+// ended the app, nor when the guard succeeds (it exits at once).
 func Main(args []string, stderr io.Writer) int {
 	o, err := Parse(args)
 	if err != nil {

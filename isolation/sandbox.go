@@ -65,8 +65,8 @@ var sandboxEnv = []string{"NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_F
 // BundleSpec returns the OCI config.json of an instance's sandbox: the
 // unit's own view of the file system (already read-only, with the data
 // root hidden but for the instance's dir) as a read-only root, fresh
-// /proc, /dev, /sys, /tmp and /run, and the data dir bound read-write at
-// its own path. The app runs as the instance's user with no capabilities;
+// /proc, /dev, /sys, /tmp and /run, the data dir bound read-write at its
+// own path, and the unit's credentials ($CREDENTIALS_DIRECTORY) read-only. The app runs as the instance's user with no capabilities;
 // there is no network namespace, so with runsc --network=host the app
 // listens on the unit's network.
 func BundleSpec(o Options, u User, env []string, cwd string) ([]byte, error) {
@@ -96,6 +96,12 @@ func BundleSpec(o Options, u User, env []string, cwd string) ([]byte, error) {
 			{Destination: o.DataDir, Type: "bind", Source: o.DataDir, Options: []string{"rbind", "rw", "nosuid", "nodev"}},
 		},
 		Linux: ociLinux{Namespaces: []ociNamespace{{"pid"}, {"ipc"}, {"uts"}, {"mount"}}},
+	}
+	if creds := getenv(env, "CREDENTIALS_DIRECTORY"); filepath.IsAbs(creds) {
+		// The unit's credentials (LoadCredential=), under the fresh
+		// /run: read-only, at the path the app's environment names.
+		spec.Mounts = append(spec.Mounts, ociMount{Destination: creds, Type: "bind", Source: creds,
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 	}
 	return json.MarshalIndent(spec, "", "  ")
 }

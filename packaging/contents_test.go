@@ -48,6 +48,7 @@ func TestDebContents(t *testing.T) {
 		path := strings.TrimPrefix(f[len(f)-1], ".")
 		if strings.HasPrefix(f[0], "d") {
 			dirs[strings.TrimSuffix(path, "/")] = true
+			modes[strings.TrimSuffix(path, "/")] = f[0] + " " + f[1]
 			continue
 		}
 		files = append(files, path)
@@ -64,7 +65,9 @@ func TestDebContents(t *testing.T) {
 		"/usr/bin/ten":                         "-rwxr-xr-x root/root",
 		"/usr/lib/tenement/ten-isolate":        "-rwxr-xr-x root/root",
 		"/lib/systemd/system/tenement.service": "-rw-r--r-- root/root",
-		"/etc/tenement/tenement.toml":          "-rw-r--r-- root/root",
+		// The postinst gives the config to group tenement once it exists.
+		"/etc/tenement/tenement.toml": "-rw-r----- root/root",
+		"/etc/tenement/credentials":   "drwx------ root/root",
 	} {
 		if modes[path] != want {
 			t.Errorf("%s: %q, want %q", path, modes[path], want)
@@ -80,9 +83,10 @@ func TestDebContents(t *testing.T) {
 		t.Errorf("conffiles = %q", got)
 	}
 	for script, wants := range map[string][]string{
-		"postinst": {"deb-systemd-helper", "deb-systemd-invoke start tenement.socket", "deb-systemd-invoke restart tenement.service", "systemd-sysusers tenement.conf"},
-		"prerm":    {"deb-systemd-invoke stop tenement.service tenement.socket", "/usr/bin/ten teardown"},
-		"postrm":   {"deb-systemd-helper purge", "rm -rf /var/lib/tenement /run/tenement /etc/tenement"},
+		"postinst": {"deb-systemd-helper", "deb-systemd-invoke start tenement.socket", "deb-systemd-invoke restart tenement.service", "systemd-sysusers tenement.conf",
+			"chgrp tenement /etc/tenement/tenement.toml", "chmod o-rwx /etc/tenement/tenement.toml"},
+		"prerm":  {"deb-systemd-invoke stop tenement.service tenement.socket", "/usr/bin/ten teardown"},
+		"postrm": {"deb-systemd-helper purge", "rm -rf /var/lib/tenement /run/tenement /etc/tenement"},
 	} {
 		text := output(t, "dpkg-deb", "-I", p.deb1, script)
 		for _, w := range wants {
@@ -99,8 +103,9 @@ func TestRPMContents(t *testing.T) {
 		t.Fatal("rpm is not installed (scripts/deps installs it)")
 	}
 	files := strings.Fields(output(t, "rpm", "-qpl", p.rpm1))
-	// rpm -qpl lists the directory entry /etc/tenement too.
-	want := sorted(append([]string{"/etc/tenement", "/usr/lib/systemd/system/tenement.service", "/usr/lib/systemd/system/tenement.socket"}, commonFiles...))
+	// rpm -qpl lists the directory entries /etc/tenement and its credentials
+	// too.
+	want := sorted(append([]string{"/etc/tenement", "/etc/tenement/credentials", "/usr/lib/systemd/system/tenement.service", "/usr/lib/systemd/system/tenement.socket"}, commonFiles...))
 	if strings.Join(sorted(files), "\n") != strings.Join(want, "\n") {
 		t.Errorf("rpm -qpl:\n%s\nwant:\n%s", strings.Join(sorted(files), "\n"), strings.Join(want, "\n"))
 	}
@@ -112,6 +117,12 @@ func TestRPMContents(t *testing.T) {
 	if !strings.Contains(flags, "/etc/tenement/tenement.toml cn") {
 		t.Errorf("tenement.toml is not %%config(noreplace):\n%s", flags)
 	}
+	perms := output(t, "rpm", "-qp", "--queryformat", "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}/%{FILEGROUPNAME}\n]", p.rpm1)
+	for _, want := range []string{"/etc/tenement/tenement.toml -rw-r----- root/root", "/etc/tenement/credentials drwx------ root/root"} {
+		if !strings.Contains(perms, want+"\n") {
+			t.Errorf("rpm file modes lack %q:\n%s", want, perms)
+		}
+	}
 	if got := output(t, "rpm", "-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE}", p.rpm1); got != "tenement "+version1+" 1" {
 		t.Errorf("name version release = %q", got)
 	}
@@ -122,7 +133,7 @@ func TestRPMContents(t *testing.T) {
 		}
 	}
 	scripts := output(t, "rpm", "-qp", "--scripts", p.rpm1)
-	for _, w := range []string{"systemd-sysusers tenement.conf", "/usr/bin/ten teardown", "systemctl try-restart tenement.service"} {
+	for _, w := range []string{"systemd-sysusers tenement.conf", "/usr/bin/ten teardown", "systemctl try-restart tenement.service", "chgrp tenement /etc/tenement/tenement.toml"} {
 		if !strings.Contains(scripts, w) {
 			t.Errorf("scriptlets lack %q", w)
 		}

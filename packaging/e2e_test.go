@@ -162,6 +162,24 @@ func (e *e2e) install(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o660 || int(st.Gid) != gid {
 		t.Errorf("api.sock: mode %v gid %d, want a socket 0660 of group tenement (%d)", fi.Mode(), st.Gid, gid)
 	}
+	// The config is not the tenants' to read, the credentials root's alone.
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+		gid  int
+	}{
+		{"/etc/tenement/tenement.toml", 0o640, gid},
+		{"/etc/tenement/credentials", 0o700, 0},
+	} {
+		fi, err := os.Stat(f.path)
+		if err != nil || fi.Mode().Perm() != f.mode || fi.Sys().(*syscall.Stat_t).Uid != 0 || int(fi.Sys().(*syscall.Stat_t).Gid) != f.gid {
+			t.Errorf("%s: %v, want mode %v, owner root, group %d", f.path, err, f.mode, f.gid)
+		}
+	}
+	// ProtectSystem=strict, but the daemon writes the credentials.
+	if rw := show(t, "tenement.service", "ReadWritePaths"); !strings.Contains(rw, "-/etc/tenement/credentials") {
+		t.Errorf("tenement.service ReadWritePaths=%s, want /etc/tenement/credentials in it", rw)
+	}
 	if fi, err := os.Stat("/var/lib/tenement"); err != nil || fi.Mode().Perm() != 0o711 {
 		t.Errorf("/var/lib/tenement: %v %v, want 0711 (StateDirectory=)", fi.Mode(), err)
 	}

@@ -337,7 +337,8 @@ func (s *Supervisor) checkPort(ctx context.Context, in *inst) (int, error) {
 	return newPort, nil
 }
 
-// render resolves the command and renders the units.
+// render resolves the command, lists the instance's credentials and
+// renders the units.
 func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Units, error) {
 	argv, err := svc.Argv(svc.InstanceVars(in.name.Service, in.name.ID, s.cfg.Settings.DataDir, port))
 	if err != nil {
@@ -346,9 +347,14 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 	if argv[0], err = config.ResolveProgram(argv[0], s.cfg.Path); err != nil {
 		return units.Units{}, fmt.Errorf("%s: %w", in.name, err)
 	}
+	creds, err := credentials(s.cfg.Settings.CredentialsDir, in.name, s.log)
+	if err != nil {
+		return units.Units{}, err
+	}
 	return units.Render(units.Spec{
 		Instance: in.name, Service: svc, Settings: &s.cfg.Settings, Port: port,
 		Argv: argv, Marker: s.marker, Wrapper: s.wrapper,
+		ConfigPath: s.cfg.Path, Credentials: creds,
 	})
 }
 

@@ -15,14 +15,23 @@ type Property struct {
 	Value any
 }
 
-// Exec is one command of ExecStart (D-Bus a(sasb), or a(sasas) as
-// ExecStartEx when Flags is set).
+// Exec is one command of ExecStart or ExecStartPre (D-Bus a(sasb), or
+// a(sasas) as ExecStartEx or ExecStartPreEx when Flags is set).
 type Exec struct {
 	Path string   // absolute path of the program
 	Argv []string // argv, including argv[0]
 	// Flags are ExecStartEx flags, e.g. "no-setuid" (the "!" prefix of a
-	// unit file: systemd allocates the user, the process drops to it).
+	// unit file: systemd allocates the user, the process drops to it) or
+	// "privileged" (the "+" prefix: no user, no sandbox, full
+	// capabilities, but in the unit's cgroup).
 	Flags []string
+}
+
+// Credential is one LoadCredential= entry (D-Bus a(ss)): systemd copies
+// the file at Path, when the unit starts, into the unit's own credentials
+// dir, where the app reads it as $CREDENTIALS_DIRECTORY/Name.
+type Credential struct {
+	Name, Path string
 }
 
 // LogFields is LogExtraFields (D-Bus aay): KEY=VALUE journal fields added
@@ -119,6 +128,12 @@ func formatValue(v any) string {
 				s += ":norbind"
 			}
 			parts[i] = s
+		}
+		return strings.Join(parts, " ")
+	case []Credential:
+		parts := make([]string, len(x))
+		for i, c := range x {
+			parts[i] = c.Name + ":" + c.Path
 		}
 		return strings.Join(parts, " ")
 	case []TmpFS:

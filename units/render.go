@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/isolation"
 	"github.com/tenement/tenement/names"
 )
 
@@ -34,9 +35,16 @@ type Spec struct {
 	// Marker is the daemon's marker: units carry it in TENEMENT_DAEMON=, and
 	// a daemon adopts only units with its own marker.
 	Marker string
-	// Wrapper is the absolute path of the ten binary, which wraps the app
-	// for the namespace and sandbox levels.
+	// Wrapper is the absolute path of the isolation wrapper (ten-isolate,
+	// or ten itself: isolation.WrapperPath). Every level runs its port
+	// guard; namespace and sandbox also wrap the app.
 	Wrapper string
+	// ConfigPath is the daemon's config file, which namespace and sandbox
+	// units must not see ("" when built in).
+	ConfigPath string
+	// Credentials are the instance's credential files, delivered with
+	// LoadCredential= (the supervisor lists them at each start).
+	Credentials []Credential
 }
 
 // Units is what Render produces: the service unit, and for socket
@@ -67,8 +75,15 @@ func Render(s Spec) (Units, error) {
 	if s.Port <= 0 || s.Port > 65535 {
 		return Units{}, fmt.Errorf("%w: render %s: invalid port %d", errdefs.ErrInvalid, s.Instance, s.Port)
 	}
+	if lo, _ := s.Settings.PortBounds(); lo < 1 {
+		return Units{}, fmt.Errorf("%w: render %s: settings have no port range (not validated)", errdefs.ErrInvalid, s.Instance)
+	}
+	if !filepath.IsAbs(s.Wrapper) {
+		return Units{}, fmt.Errorf("%w: render %s: the port guard needs the isolation wrapper, have %q", errdefs.ErrInvalid, s.Instance, s.Wrapper)
+	}
 	svc, set := s.Service, s.Settings
 	n := s.Instance
+	guard := guardExec(s)
 	u := Units{
 		ServiceName:   n.Unit(),
 		DataDir:       DataDir(set.DataDir, n),
@@ -76,14 +91,14 @@ func Render(s Spec) (Units, error) {
 	}
 	u.Environment = environment(s, u.DataDir)
 
-	exec := Exec{Path: s.Argv[0], Argv: s.Argv}
-	level, err := isolationProperties(s, u.DataDir, &exec)
-	if err != nil {
-		return Units{}, err
-	}
 	workdir := svc.Workdir
 	if workdir == "" {
 		workdir = u.DataDir
+	}
+	exec := Exec{Path: s.Argv[0], Argv: s.Argv}
+	level, err := isolationProperties(s, u.DataDir, workdir, &exec)
+	if err != nil {
+		return Units{}, err
 	}
 	typ := "exec"
 	if svc.Ready == config.ReadyNotify {
@@ -92,7 +107,8 @@ func Render(s Spec) (Units, error) {
 	p := []Property{
 		{"Description", "tenement instance " + n.String()},
 		{"Type", typ},
-		{execName(exec), []Exec{exec}},
+		{execName("ExecStart", exec), []Exec{exec}},
+		{execName("ExecStartPre", guard), []Exec{guard}},
 		{"Environment", u.Environment},
 		{"WorkingDirectory", workdir},
 		{"Slice", n.Slice()},
@@ -122,6 +138,9 @@ func Render(s Spec) (Units, error) {
 	}
 	if t := svc.Tasks(); t > 0 {
 		p = append(p, Property{"TasksMax", uint64(t)})
+	}
+	if len(s.Credentials) > 0 {
+		p = append(p, Property{"LoadCredential", s.Credentials})
 	}
 	if svc.Network == config.NetworkPrivate {
 		p = append(p, Property{"PrivateNetwork", true})
@@ -172,11 +191,28 @@ func restartPolicy(r string, maxRestarts int) string {
 	return r
 }
 
-func execName(e Exec) string {
+// execName is the property that sends e: base (ExecStart,
+// ExecStartPre), or base+"Ex" when e has flags.
+func execName(base string, e Exec) string {
 	if len(e.Flags) > 0 {
-		return "ExecStartEx"
+		return base + "Ex"
 	}
-	return "ExecStart"
+	return base
+}
+
+// guardExec is the unit's ExecStartPre=+: the wrapper's guard mode, with
+// full privileges but in the unit's cgroup, before the app runs (package
+// portguard). Every level gets it, process and socket activation too: an
+// app must bind no port of the tenant range but its own. systemd runs it
+// again before every restart of the app.
+func guardExec(s Spec) Exec {
+	lo, hi := s.Settings.PortBounds()
+	o := isolation.Options{Mode: isolation.ModeGuard, Port: s.Port, PortLow: lo, PortHigh: hi}
+	return Exec{
+		Path:  s.Wrapper,
+		Argv:  append([]string{s.Wrapper}, o.Args()...),
+		Flags: []string{privilegedFlag},
+	}
 }
 
 func first(ss []string) string {

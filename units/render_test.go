@@ -78,17 +78,23 @@ func loadGolden(t *testing.T) *config.Config {
 
 func TestRenderGolden(t *testing.T) {
 	c := loadGolden(t)
+	creds := []Credential{
+		{"db_password", "/etc/tenement/credentials/ns/db_password"},
+		{"api-key", "/etc/tenement/credentials/ns/grace/api-key"},
+	}
 	tests := []struct {
 		name     string
 		instance string
 		port     int
+		creds    []Credential
 	}{
-		{"process", "notes:alice", 20001},
-		{"limits-notify-user", "limited:bob", 20002},
-		{"socket-activation", "sock:carol-smith", 20003},
-		{"namespace", "ns:dave", 20004},
-		{"namespace-socket-private", "nssock:erin", 20005},
-		{"sandbox", "box:frank", 20006},
+		{"process", "notes:alice", 20001, nil},
+		{"limits-notify-user", "limited:bob", 20002, nil},
+		{"socket-activation", "sock:carol-smith", 20003, nil},
+		{"namespace", "ns:dave", 20004, nil},
+		{"namespace-socket-private", "nssock:erin", 20005, nil},
+		{"sandbox", "box:frank", 20006, nil},
+		{"namespace-credentials", "ns:grace", 20007, creds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,7 +109,8 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			u, err := Render(Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: tt.port,
-				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/bin/ten"})
+				Argv: argv, Marker: "/var/lib/tenement", Wrapper: "/usr/lib/tenement/ten-isolate",
+				ConfigPath: c.Path, Credentials: tt.creds})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,6 +150,7 @@ func TestRenderRejects(t *testing.T) {
 	boxSocket.Isolation, boxSocket.Activation = config.IsolationSandbox, config.ActivationSocket
 	nsNoWrapper := *svc
 	nsNoWrapper.Isolation = config.IsolationNamespace
+	unvalidated := config.Settings{DataDir: "/var/lib/tenement"}
 	tests := []struct {
 		name string
 		spec Spec
@@ -155,6 +163,8 @@ func TestRenderRejects(t *testing.T) {
 		{"sandbox with notify", Spec{Instance: n, Service: &boxNotify, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 		{"sandbox with socket", Spec{Instance: n, Service: &boxSocket, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 		{"namespace without wrapper", Spec{Instance: n, Service: &nsNoWrapper, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"process without wrapper", Spec{Instance: n, Service: svc, Settings: &c.Settings, Port: 1, Argv: []string{"/bin/true"}}, errdefs.ErrInvalid},
+		{"no port range", Spec{Instance: n, Service: svc, Settings: &unvalidated, Port: 1, Argv: []string{"/bin/true"}, Wrapper: "/usr/bin/ten"}, errdefs.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,10 @@
 // Command ten-isolate is the wrapper that instance units of the namespace
-// and sandbox isolation levels run in front of the app (package isolation).
-// It is `ten isolate` as a binary of its own: on every wake the wrapper
-// starts twice (outside and inside the new PID namespace), and this small
-// binary starts in less than half the time of ten, whose package
-// initialisation (metrics, config, CLI) the wrapper does not need.
+// and sandbox isolation levels run in front of the app, and the port guard
+// that every instance unit runs before it (package isolation). It is
+// `ten isolate` as a binary of its own: on every wake it starts up to
+// three times (the guard, then outside and inside the new PID namespace),
+// and this small binary starts in less than half the time of ten, whose
+// package initialisation (metrics, config, CLI) it does not need.
 package main
 
 import (

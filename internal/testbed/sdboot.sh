@@ -231,6 +231,10 @@ boot_inner() { # S NAME CGMOUNTS SHARE...
 	pivot_root . .oldroot
 	umount -l /.oldroot
 	rmdir /.oldroot
+	# mounts shared inside (the namespace was made private: nothing reaches the host), as systemd
+	# makes them when it boots a host but skips in a container: units' mount namespaces then see
+	# what PID 1 mounts for them, e.g. the /run/credentials/UNIT of LoadCredential=
+	mount --make-rshared /
 	exec env -i container=tenement-testbed PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb \
 		/lib/systemd/systemd --unit=testmgr.target --log-target=journal --show-status=no
 }
