@@ -59,11 +59,11 @@ func TestConfigCheck(t *testing.T) {
 	}
 	// process as root is valid, and warned about in one line.
 	path := write("root.toml", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\n")
-	code, stdout, stderr := ten("config", "check", "--config", path)
+	code, _, stderr := ten("config", "check", "--config", path)
 	if code != 0 || stderr != "warning: "+path+`:3: service.notes.isolation: "process" without user runs every tenant as root: a tenant can then read every other tenant's data and is admin on the API socket; use isolation = "namespace" or set user`+"\n" {
 		t.Errorf("process as root: exit %d, stderr %q", code, stderr)
 	}
-	code, stdout, _ = ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
+	code, stdout, _ := ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
 	if code != 0 || !strings.Contains(stdout, `isolation = "namespace"`) || !strings.Contains(stdout, `port_range = "20000-29999"`) {
 		t.Errorf("config show: %d\n%s", code, stdout)
 	}
