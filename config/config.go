@@ -227,8 +227,9 @@ type Service struct {
 	StoragePersist *bool `toml:"storage_persist" json:"storage_persist"`
 	// MemoryLimitMB is MemoryMax in MiB; 0 means no limit. Default 0.
 	MemoryLimitMB int `toml:"memory_limit_mb" json:"memory_limit_mb"`
-	// CPUShares is CPUWeight, 1–10000 (100 is normal); 0 leaves systemd's
-	// default. Default 0.
+	// CPUShares is CPUWeight, 1–10000 (100 is normal). Every tenant gets
+	// one, so each is its own CPU group and a tenant's many busy tasks
+	// cannot starve a neighbour's few. Default 100.
 	CPUShares int `toml:"cpu_shares" json:"cpu_shares"`
 	// TasksMax limits processes and threads; 0 means systemd's default.
 	// Default 512.

@@ -61,6 +61,9 @@ func TestLoadFull(t *testing.T) {
 	if a.Isolation != IsolationNamespace || a.Restart != RestartOnFailure || !a.Persist() || a.Tasks() != 512 {
 		t.Errorf("api defaults: %+v", a)
 	}
+	if a.CPUShares != 100 {
+		t.Errorf("cpu_shares default %d, want 100 (every tenant its own CPU group)", a.CPUShares)
+	}
 	if n.MaxInstances != 500 || a.MaxInstances != 0 {
 		t.Errorf("max_instances: %d %d", n.MaxInstances, a.MaxInstances)
 	}
@@ -290,7 +293,7 @@ func TestErrors(t *testing.T) {
 		{
 			name: "two problems",
 			toml: "[service.notes]\ncommand = \"x\"\ncpu_shares = 20000\nhealth = \"h\"\n",
-			want: `t.toml:3: service.notes.cpu_shares: 20000: want 1–10000 (100 is normal), or 0 for systemd's default (and 1 more)`,
+			want: `t.toml:3: service.notes.cpu_shares: 20000: want 1–10000 (100 is normal) (and 1 more)`,
 		},
 	}
 	for _, tt := range tests {

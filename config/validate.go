@@ -46,7 +46,7 @@ func (c *Config) setDefaults(defined func(key ...string) bool) {
 	if c.Instances == nil {
 		c.Instances = map[string][]string{}
 	}
-	for _, svc := range c.Services {
+	for name, svc := range c.Services {
 		if svc == nil {
 			continue
 		}
@@ -54,6 +54,9 @@ func (c *Config) setDefaults(defined func(key ...string) bool) {
 		setStr(&svc.Activation, ActivationProxy)
 		setStr(&svc.Network, NetworkHost)
 		setStr(&svc.Restart, RestartOnFailure)
+		if !defined("service", name, "cpu_shares") {
+			svc.CPUShares = 100
+		}
 		if svc.Health != "" {
 			setStr(&svc.Ready, ReadyHealth)
 		}
@@ -287,8 +290,8 @@ func (s *Service) validate(p *problems, key, cfgPath string) {
 	if s.MemoryLimitMB < 0 {
 		p.add(key+".memory_limit_mb", "%d: want 0 (no limit) or more", s.MemoryLimitMB)
 	}
-	if s.CPUShares < 0 || s.CPUShares > 10000 {
-		p.add(key+".cpu_shares", "%d: want 1–10000 (100 is normal), or 0 for systemd's default", s.CPUShares)
+	if s.CPUShares < 1 || s.CPUShares > 10000 {
+		p.add(key+".cpu_shares", "%d: want 1–10000 (100 is normal)", s.CPUShares)
 	}
 	if s.Tasks() < 0 {
 		p.add(key+".tasks_max", "%d: want 0 (systemd's default) or more", s.Tasks())
