@@ -80,6 +80,11 @@ func ValidateID(s string) error {
 // String returns "service:id".
 func (n Instance) String() string { return n.Service + ":" + n.ID }
 
+// Less orders instances by service, then id.
+func (n Instance) Less(o Instance) bool {
+	return n.Service < o.Service || (n.Service == o.Service && n.ID < o.ID)
+}
+
 // IsZero reports whether n is the zero Instance.
 func (n Instance) IsZero() bool { return n.Service == "" && n.ID == "" }
 
