@@ -241,5 +241,8 @@ func (s *Server) routeTo(ctx context.Context, from, to names.Instance) (int, int
 	if _, err := s.sup.Get(ctx, from); err != nil {
 		return 0, 0, err
 	}
-	return s.sup.Route(from.Service, from.ID, to.ID)
+	if err := s.sup.Route(from, to); err != nil {
+		return 0, 0, err
+	}
+	return 0, 100, nil
 }

@@ -26,44 +26,47 @@ import (
 )
 
 // fakeSystemd stands in for systemd at the D-Bus boundary: it reports the
-// given units as running units of the daemon (which adopts them at start)
-// and counts the state reads after that.
+// given units as running units of the daemon (which adopts them from its
+// first Snapshot) and counts the reads after that (State and Snapshot).
 type fakeSystemd struct {
-	mu      sync.Mutex
-	units   map[string]dbusapi.UnitState
-	changes chan dbusapi.Change
-	states  atomic.Int64
+	mu     sync.Mutex
+	units  map[string]dbusapi.Unit
+	events chan dbusapi.Event
+	states atomic.Int64
 }
 
 func (f *fakeSystemd) StartTransient(context.Context, string, []units.Property, ...dbusapi.Aux) error {
 	return fmt.Errorf("%w: the fake starts nothing", errdefs.ErrUnimplemented)
 }
-func (f *fakeSystemd) Start(context.Context, string) error        { return nil }
-func (f *fakeSystemd) Stop(context.Context, string) error         { return nil }
-func (f *fakeSystemd) ResetFailed(context.Context, string) error  { return nil }
-func (f *fakeSystemd) WaitUnloaded(context.Context, string) error { return nil }
+func (f *fakeSystemd) Start(context.Context, string) error       { return nil }
+func (f *fakeSystemd) Stop(context.Context, string) error        { return nil }
+func (f *fakeSystemd) ResetFailed(context.Context, string) error { return nil }
 
 func (f *fakeSystemd) State(_ context.Context, name string) (dbusapi.UnitState, error) {
 	f.states.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u, ok := f.units[name]; ok {
-		return u, nil
+		return dbusapi.UnitState{Name: name, LoadState: "loaded", ActiveState: string(u.ActiveState), Environment: u.Environment}, nil
 	}
 	return dbusapi.UnitState{Name: name, LoadState: "not-found"}, nil
 }
 
-func (f *fakeSystemd) List(context.Context, ...string) ([]dbusapi.UnitStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []dbusapi.UnitStatus
-	for name, u := range f.units {
-		out = append(out, dbusapi.UnitStatus{Name: name, LoadState: "loaded", ActiveState: u.ActiveState})
-	}
-	return out, nil
+func (f *fakeSystemd) Watch(context.Context, dbusapi.WatchOptions) (<-chan dbusapi.Event, error) {
+	f.events <- dbusapi.Event{Kind: dbusapi.EventResync}
+	return f.events, nil
 }
 
-func (f *fakeSystemd) Subscribe(string) (<-chan dbusapi.Change, error) { return f.changes, nil }
+func (f *fakeSystemd) Snapshot(context.Context, dbusapi.Field, ...string) (dbusapi.Snapshot, error) {
+	f.states.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s dbusapi.Snapshot
+	for _, u := range f.units {
+		s.Units = append(s.Units, u)
+	}
+	return s, nil
+}
 
 var _ supervisor.Systemd = (*fakeSystemd)(nil)
 
@@ -103,14 +106,14 @@ func newTestAPI(t *testing.T, running ...string) *testAPI {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sd := &fakeSystemd{units: map[string]dbusapi.UnitState{}, changes: make(chan dbusapi.Change)}
+	sd := &fakeSystemd{units: map[string]dbusapi.Unit{}, events: make(chan dbusapi.Event, 16)}
 	for i, s := range running {
 		n, err := names.Parse(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sd.units[n.Unit()] = dbusapi.UnitState{Name: n.Unit(), LoadState: "loaded", ActiveState: "active", SubState: "running",
-			MainPID: uint32(1000 + i), MemoryOK: true, MemoryCurrent: 1 << 20,
+		sd.units[n.Unit()] = dbusapi.Unit{Name: n.Unit(), Fields: dbusapi.ListFields | dbusapi.UnitFields | dbusapi.ServiceFields | dbusapi.FieldEnvironment,
+			LoadState: dbusapi.Loaded, ActiveState: dbusapi.Active, SubState: dbusapi.SubRunning, MainPID: uint32(1000 + i),
 			Environment: []string{fmt.Sprintf("PORT=%d", 21001+i), units.MarkerEnv(cfg.Settings.DataDir)}}
 	}
 	log := slog.New(slog.DiscardHandler)

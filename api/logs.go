@@ -13,6 +13,7 @@ import (
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/supervisor"
 )
 
 // LogReader reads instances' logs; *journal.Reader is one.
@@ -186,7 +187,8 @@ func (s *Server) logInstances(r *http.Request, id Identity) ([]names.Instance, e
 		}
 		return out, nil
 	}
-	for _, i := range s.sup.List(r.Context(), false) {
+	all, _ := s.sup.List(supervisor.ListOptions{})
+	for _, i := range all {
 		n := i.Instance
 		if (svc == "" || n.Service == svc) && (iid == "" || n.ID == iid) {
 			out = append(out, n)

@@ -18,6 +18,7 @@ import (
 	"github.com/tenement/tenement/activation"
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/auth"
+	"github.com/tenement/tenement/cgroupstat"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/credentials"
 	"github.com/tenement/tenement/dbusapi"
@@ -35,6 +36,10 @@ type Options struct {
 	// captures under systemd).
 	LogWriter *os.File
 }
+
+// accountingAge is how old the memory and CPU figures of `ten ps`, the API
+// and /metrics may be.
+const accountingAge = 2 * time.Second
 
 // shutdownGrace bounds how long in-flight requests may take at shutdown.
 const shutdownGrace = 10 * time.Second
@@ -73,7 +78,16 @@ func Run(ctx context.Context, o Options) error {
 	defer sd.Close()
 	// Metrics count systemd's and the store's errors on the way.
 	reg := metrics.New(metrics.Options{Log: log, Runtime: true})
-	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg})
+	opts := supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg}
+	// Memory and CPU of every running instance in one pass over the cgroup
+	// files, at most once per accountingAge (a scrape, ten ps and the
+	// dashboard share a pass).
+	if acct, err := cgroupstat.New(cgroupstat.Options{MaxAge: accountingAge}); err != nil {
+		log.Warn("no resource accounting: cannot read the cgroup mounts", "err", err)
+	} else {
+		opts.Accounting = acct
+	}
+	sup, err := supervisor.New(opts)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -36,16 +35,12 @@ type Conn struct {
 	life    context.Context
 	endLife context.CancelFunc
 
-	mu      sync.Mutex
-	sc      *sd.Conn
-	sig     *sigHandler // sc's signal connection
-	gen     int         // incremented on every (re)connect
-	closed  bool
-	changes chan Change // nil until Subscribe
-	prefix  string
-	genDone chan struct{} // closed when the connection of this generation is replaced
-	missed  atomic.Bool   // a change was dropped; send a Resync first
-	stream  *stream       // nil until Watch
+	mu     sync.Mutex
+	sc     *sd.Conn
+	sig    *sigHandler // sc's signal connection
+	gen    int         // incremented on every (re)connect
+	closed bool
+	stream *stream // nil until Watch
 
 	stop chan struct{}
 	done chan struct{}
@@ -83,7 +78,6 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("%w: connect to systemd: %w", errdefs.ErrUnavailable, err)
 	}
 	c.sc, c.sig = l.sd, l.sig
-	c.genDone = make(chan struct{})
 	go c.watch()
 	return c, nil
 }
@@ -193,15 +187,7 @@ func (c *Conn) reconnect(ctx context.Context, gen int) error {
 	}
 	c.sc, c.sig = l.sd, l.sig
 	c.gen++
-	close(c.genDone)
-	c.genDone = make(chan struct{})
 	c.log.Info("reconnected to systemd", "generation", c.gen)
-	if c.changes != nil {
-		if err := c.subscribeLocked(); err != nil {
-			c.log.Warn("resubscribe failed", "err", err)
-		}
-		c.sendChange(Change{Resync: true})
-	}
 	if c.stream != nil {
 		if err := c.tapLocked(dctx, c.stream); err != nil {
 			c.log.Warn("watch units after reconnect failed; reconnecting again", "err", err)

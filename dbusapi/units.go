@@ -66,14 +66,6 @@ func (c *Conn) Stop(ctx context.Context, name string) error {
 	return err
 }
 
-// Restart restarts a unit and waits for the job.
-func (c *Conn) Restart(ctx context.Context, name string) error {
-	return c.job(ctx, "restart", name, func(sc *sd.Conn, ch chan string) error {
-		_, err := sc.RestartUnitContext(ctx, name, "replace", ch)
-		return err
-	})
-}
-
 // ResetFailed clears a unit's failed state (and its start rate limit), so a
 // failed transient unit can be collected and its name used again. A unit
 // that is not loaded is not an error.
@@ -81,15 +73,6 @@ func (c *Conn) ResetFailed(ctx context.Context, name string) error {
 	err := c.do(ctx, func(sc *sd.Conn) error { return sc.ResetFailedUnitContext(ctx, name) })
 	if err != nil && !isNoSuchUnit(err) {
 		return fmt.Errorf("reset-failed %s: %w", name, err)
-	}
-	return nil
-}
-
-// Kill sends signal to every process of the unit.
-func (c *Conn) Kill(ctx context.Context, name string, signal int32) error {
-	err := c.do(ctx, func(sc *sd.Conn) error { return sc.KillUnitWithTarget(ctx, name, sd.All, signal) })
-	if err != nil {
-		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	return nil
 }
@@ -226,7 +209,6 @@ func (c *Conn) List(ctx context.Context, patterns ...string) ([]UnitStatus, erro
 	}
 	return out, nil
 }
-
 // WaitUnloaded waits until systemd has let go of the unit: after a stop, a
 // transient unit is garbage-collected shortly after its job ends, and only
 // then can its name be used for a new one. A unit that is still
@@ -254,3 +236,4 @@ func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
+

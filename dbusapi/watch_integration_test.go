@@ -248,14 +248,10 @@ func TestIntegrationWatchOverflow(t *testing.T) {
 }
 
 // TestIntegrationWatchReconnect restarts the system bus under a Watch and
-// checks that a Resync follows and the events of the new connection flow,
-// alongside the old Subscribe on the same connection.
+// checks that a Resync follows and the events of the new connection flow.
 func TestIntegrationWatchReconnect(t *testing.T) {
 	c := dial(t, "system")
 	ctx := context.Background()
-	if _, err := c.Subscribe("tenement@"); err != nil {
-		t.Fatal(err)
-	}
 	f := follow(t, c, "tenement@rewatch-", 0)
 	gen := f.since.gen
 	if out, err := exec.Command("systemctl", "restart", "dbus.service").CombinedOutput(); err != nil {

@@ -83,7 +83,7 @@ func TestSpawnIsATransientUnit(t *testing.T) {
 			t.Errorf("%s = %q, want %q", prop, got, want)
 		}
 	}
-	if info.Port < 20000 || info.Port > 29999 || info.State != supervisor.StateRunning || info.Weight != 100 {
+	if info.Port < 20000 || info.Port > 29999 || info.State != supervisor.StateRunning || info.Weight != 0 {
 		t.Errorf("ps: %+v", info)
 	}
 	if got := get(t, info.Port, "/"); !strings.HasPrefix(got, "hello from notes:alice") {

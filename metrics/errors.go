@@ -70,20 +70,6 @@ func (c *countedSystemd) ResetFailed(ctx context.Context, name string) error {
 	return c.count("reset_failed", c.Systemd.ResetFailed(ctx, name))
 }
 
-func (c *countedSystemd) WaitUnloaded(ctx context.Context, name string) error {
-	return c.count("wait_unloaded", c.Systemd.WaitUnloaded(ctx, name))
-}
-
-func (c *countedSystemd) State(ctx context.Context, name string) (dbusapi.UnitState, error) {
-	st, err := c.Systemd.State(ctx, name)
-	return st, c.count("state", err)
-}
-
-func (c *countedSystemd) List(ctx context.Context, patterns ...string) ([]dbusapi.UnitStatus, error) {
-	us, err := c.Systemd.List(ctx, patterns...)
-	return us, c.count("list", err)
-}
-
 // Store returns st with its failed operations counted in
 // tenement_store_errors_total. Give it to the supervisor in place of st.
 func (r *Registry) Store(st supervisor.Store) supervisor.Store {
@@ -112,6 +98,10 @@ func (c *countedStore) Instances() ([]store.Instance, error) {
 
 func (c *countedStore) CreateInstance(in store.Instance) error {
 	return c.r.countStore("create_instance", c.Store.CreateInstance(in))
+}
+
+func (c *countedStore) CreateInstances(ins []store.Instance) error {
+	return c.r.countStore("create_instances", c.Store.CreateInstances(ins))
 }
 
 func (c *countedStore) UpdateInstance(n names.Instance, f func(*store.Instance) error) (store.Instance, error) {

@@ -12,7 +12,6 @@
 package metrics
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ import (
 // Instances is where the scrape-time collector reads the instances;
 // *supervisor.Supervisor is one.
 type Instances interface {
-	List(ctx context.Context, accounting bool) []supervisor.Info
+	List(opts supervisor.ListOptions) ([]supervisor.Info, names.Instance)
 	Known(n names.Instance) bool
 }
 
@@ -50,8 +49,6 @@ const (
 	wakeWindow = time.Minute
 	// maxRecentWakes bounds the recent wakes kept per instance.
 	maxRecentWakes = 1024
-	// scrapeTimeout bounds the supervisor listing of one scrape.
-	scrapeTimeout = 10 * time.Second
 )
 
 // Registry holds tenement's metrics. Its observer methods never block on

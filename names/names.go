@@ -107,6 +107,9 @@ func ServiceSlice(service string) string { return "tenement-" + service + ".slic
 // RootSlice is the slice every tenant runs under.
 const RootSlice = "tenement.slice"
 
+// UnitPrefix starts the name of every instance unit.
+const UnitPrefix = unitPrefix
+
 // UnitPattern matches every instance unit, for ListUnitsByPatterns.
 const UnitPattern = unitPrefix + "*"
 

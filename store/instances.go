@@ -74,6 +74,24 @@ func (s *Store) CreateInstance(in Instance) error {
 	})
 }
 
+// CreateInstances stores new instances in one transaction: all of them, or
+// none (ErrConflict naming the first that exists).
+func (s *Store) CreateInstances(ins []Instance) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInstances)
+		for _, in := range ins {
+			key := []byte(in.Name().String())
+			if b.Get(key) != nil {
+				return fmt.Errorf("%w: instance %s exists", errdefs.ErrConflict, in.Name())
+			}
+			if err := put(tx, bucketInstances, key, in); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // UpdateInstance applies f to a stored instance in one transaction.
 func (s *Store) UpdateInstance(n names.Instance, f func(*Instance) error) (Instance, error) {
 	var in Instance

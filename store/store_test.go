@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -137,5 +138,27 @@ func TestAudit(t *testing.T) {
 	all, _ := s.AuditLog(0)
 	if len(all) != 3 || all[0].Action != "spawn" {
 		t.Fatalf("AuditLog(0) = %+v", all)
+	}
+}
+
+func TestCreateInstancesIsAllOrNothing(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ins []Instance
+	for i := range 1000 {
+		ins = append(ins, Instance{Service: "web", ID: fmt.Sprintf("t%d", i)})
+	}
+	if err := s.CreateInstances(ins); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateInstances([]Instance{{Service: "web", ID: "new"}, {Service: "web", ID: "t7"}}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("with one existing: %v, want ErrConflict", err)
+	}
+	all, _ := s.Instances()
+	if len(all) != 1000 {
+		t.Errorf("%d instances stored, want 1000 (none of a failed batch)", len(all))
 	}
 }

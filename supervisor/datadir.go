@@ -22,10 +22,8 @@ import (
 // fails the unit with 226/NAMESPACE); the instance's dynamic user only
 // exists while the unit runs, so the wrapper inside the unit makes that
 // user own the dir (package isolation). The dirs above it stay root's.
-//
-// It also starts the watch of the dir's size (storage.go).
+
 func (s *Supervisor) prepareDataDir(in *inst, dir string, svc *config.Service) error {
-	s.watchStorage(in, dir)
 	if err := serviceDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -20,26 +20,43 @@ import (
 )
 
 // fakeSystemd stands in for systemd at the D-Bus boundary: a "unit" is an
-// HTTP listener on the port from its Environment, started after a delay.
+// HTTP listener on the port from its Environment, started after a delay,
+// and every change is an event on the Watch stream, in systemd's order
+// (events before the job's result), as dbusapi's are.
 type fakeSystemd struct {
-	delay   time.Duration
-	changes chan dbusapi.Change
+	delay  time.Duration
+	events chan dbusapi.Event
 
 	mu     sync.Mutex
 	units  map[string]*fakeUnit
 	starts map[string]int
 	stops  map[string]int
+	calls  map[string]int // State and Snapshot calls: reads per instance
 }
 
 type fakeUnit struct {
-	env    []string
-	active string
-	ln     net.Listener
+	env       []string
+	active    dbusapi.ActiveState
+	sub       dbusapi.SubState
+	result    string
+	pid       uint32
+	nrestarts uint32
+	ln        net.Listener
 }
 
 func newFake(delay time.Duration) *fakeSystemd {
-	return &fakeSystemd{delay: delay, changes: make(chan dbusapi.Change, 1024),
-		units: map[string]*fakeUnit{}, starts: map[string]int{}, stops: map[string]int{}}
+	return &fakeSystemd{delay: delay, events: make(chan dbusapi.Event, 4096),
+		units: map[string]*fakeUnit{}, starts: map[string]int{}, stops: map[string]int{}, calls: map[string]int{}}
+}
+
+// emit sends the unit's state as an event; the caller holds f.mu.
+func (f *fakeSystemd) emit(name string, u *fakeUnit) {
+	f.events <- dbusapi.Event{Kind: dbusapi.EventChanged, Unit: u.state(name, dbusapi.UnitFields|dbusapi.ServiceFields)}
+}
+
+func (u *fakeUnit) state(name string, fields dbusapi.Field) dbusapi.Unit {
+	return dbusapi.Unit{Name: name, Fields: fields, LoadState: dbusapi.Loaded, ActiveState: u.active, SubState: u.sub,
+		MainPID: u.pid, Result: u.result, NRestarts: u.nrestarts, Environment: u.env}
 }
 
 func (f *fakeSystemd) StartTransient(ctx context.Context, name string, props []units.Property, aux ...dbusapi.Aux) error {
@@ -49,9 +66,11 @@ func (f *fakeSystemd) StartTransient(ctx context.Context, name string, props []u
 		return fmt.Errorf("%w: %s exists", errdefs.ErrConflict, name)
 	}
 	env, _ := units.Get(props, "Environment").([]string)
-	u := &fakeUnit{env: env, active: "activating"}
+	u := &fakeUnit{env: env, active: dbusapi.Activating, sub: dbusapi.SubStart, result: "success"}
 	f.units[name] = u
 	f.starts[name]++
+	f.events <- dbusapi.Event{Kind: dbusapi.EventNew, Unit: dbusapi.Unit{Name: name}}
+	f.emit(name, u)
 	f.mu.Unlock()
 	time.Sleep(f.delay)
 	port := ""
@@ -66,9 +85,9 @@ func (f *fakeSystemd) StartTransient(ctx context.Context, name string, props []u
 	}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	f.mu.Lock()
-	u.ln, u.active = ln, "active"
+	u.ln, u.active, u.sub, u.pid = ln, dbusapi.Active, dbusapi.SubRunning, 42
+	f.emit(name, u)
 	f.mu.Unlock()
-	f.changes <- dbusapi.Change{Unit: name, ActiveState: "active"}
 	return nil
 }
 
@@ -76,45 +95,74 @@ func (f *fakeSystemd) Start(ctx context.Context, name string) error { return nil
 
 func (f *fakeSystemd) Stop(ctx context.Context, name string) error {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	u := f.units[name]
-	delete(f.units, name)
 	f.stops[name]++
-	f.mu.Unlock()
-	if u != nil && u.ln != nil {
+	if u == nil {
+		return nil
+	}
+	delete(f.units, name)
+	if u.ln != nil {
 		u.ln.Close()
 	}
-	f.changes <- dbusapi.Change{Unit: name, ActiveState: "inactive"}
+	u.active, u.sub, u.pid = dbusapi.Inactive, dbusapi.SubDead, 0
+	f.emit(name, u)
+	f.events <- dbusapi.Event{Kind: dbusapi.EventRemoved, Unit: dbusapi.Unit{Name: name}}
 	return nil
 }
 
-func (f *fakeSystemd) ResetFailed(ctx context.Context, name string) error  { return nil }
-func (f *fakeSystemd) WaitUnloaded(ctx context.Context, name string) error { return nil }
+// crash makes a running unit's app exit with an error, and systemd
+// restart it (Restart=on-failure): the events a real crash brings.
+func (f *fakeSystemd) crash(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.units[name]
+	u.ln.Close()
+	u.active, u.sub, u.result, u.pid = dbusapi.Failed, dbusapi.SubFailed, "exit-code", 0
+	f.emit(name, u)
+	u.active, u.sub = dbusapi.Activating, dbusapi.SubAutoRestart
+	f.emit(name, u)
+	u.nrestarts++
+	f.emit(name, u)
+	u.active, u.sub, u.result = dbusapi.Inactive, dbusapi.SubDead, "success"
+	f.emit(name, u)
+	ln, err := net.Listen("tcp", u.ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	u.ln, u.active, u.sub, u.pid = ln, dbusapi.Active, dbusapi.SubRunning, 43
+	f.emit(name, u)
+}
+
+func (f *fakeSystemd) ResetFailed(ctx context.Context, name string) error { return nil }
 
 func (f *fakeSystemd) State(ctx context.Context, name string) (dbusapi.UnitState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls["State"]++
 	u := f.units[name]
 	if u == nil {
 		return dbusapi.UnitState{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
 	}
-	sub := "running"
-	if u.active != "active" {
-		sub = "start"
-	}
-	return dbusapi.UnitState{Name: name, LoadState: "loaded", ActiveState: u.active, SubState: sub, Environment: u.env, MainPID: 42}, nil
+	return dbusapi.UnitState{Name: name, LoadState: "loaded", ActiveState: string(u.active), SubState: string(u.sub), Environment: u.env, MainPID: u.pid}, nil
 }
 
-func (f *fakeSystemd) List(ctx context.Context, patterns ...string) ([]dbusapi.UnitStatus, error) {
+func (f *fakeSystemd) Watch(ctx context.Context, opts dbusapi.WatchOptions) (<-chan dbusapi.Event, error) {
+	f.events <- dbusapi.Event{Kind: dbusapi.EventResync}
+	return f.events, nil
+}
+
+func (f *fakeSystemd) Snapshot(ctx context.Context, want dbusapi.Field, patterns ...string) (dbusapi.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []dbusapi.UnitStatus
+	f.calls["Snapshot"]++
+	var s dbusapi.Snapshot
 	for name, u := range f.units {
-		out = append(out, dbusapi.UnitStatus{Name: name, LoadState: "loaded", ActiveState: u.active})
+		s.Units = append(s.Units, u.state(name, dbusapi.ListFields|want))
 	}
-	return out, nil
+	return s, nil
 }
-
-func (f *fakeSystemd) Subscribe(prefix string) (<-chan dbusapi.Change, error) { return f.changes, nil }
 
 func (f *fakeSystemd) count(m map[string]int, unit string) int {
 	f.mu.Lock()
@@ -135,7 +183,7 @@ func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Superviso
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler)})
+	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +191,11 @@ func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Superviso
 	ready := make(chan struct{})
 	done := make(chan struct{})
 	go func() { s.Run(ctx, func() { close(ready) }); close(done) }()
-	<-ready
+	select {
+	case <-ready:
+	case <-done:
+		t.Fatal("supervisor did not start")
+	}
 	t.Cleanup(func() {
 		cancel()
 		<-done

@@ -18,18 +18,7 @@ func (s *Supervisor) forgetUnserved(in *inst) {
 		return
 	}
 	s.log.Info("forgetting an instance that a request created and that never answered 2xx", "instance", in.name.String())
-	if err := s.Delete(context.WithoutCancel(s.ctx), in.name, true); err != nil {
+	if err := s.Delete(context.WithoutCancel(s.life), in.name, true); err != nil {
 		s.log.Error("forget instance", "instance", in.name.String(), "err", err)
-	}
-}
-
-// forgetLater runs forgetUnserved in the background (its caller may hold
-// locks or be on a start's path).
-func (s *Supervisor) forgetLater(in *inst) {
-	in.mu.Lock()
-	candidate := in.rec.ByRequest && !in.rec.Served
-	in.mu.Unlock()
-	if candidate {
-		s.bg.Go(func() { s.forgetUnserved(in) })
 	}
 }

@@ -7,15 +7,9 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/config"
-	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
-)
-
-// Indirections for tests.
-var (
-	timeAfterFunc = time.AfterFunc
-	timeSince     = time.Since
 )
 
 // healthLoop checks a running instance every health_check_interval until
@@ -25,7 +19,7 @@ func (s *Supervisor) healthLoop(in *inst, gen uint64) {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-s.life.Done():
 			return
 		case <-t.C:
 		}
@@ -34,12 +28,12 @@ func (s *Supervisor) healthLoop(in *inst, gen uint64) {
 			in.mu.Unlock()
 			return
 		}
-		svc, port, active := in.svc, in.rec.Port, in.sdActive
+		svc, port, active := in.svc, in.port, in.svcUnit.ActiveState
 		in.mu.Unlock()
-		if svc.Activation == config.ActivationSocket && active != "active" {
+		if svc.Activation == config.ActivationSocket && active != dbusapi.Active {
 			continue // a check through the socket would wake the service
 		}
-		err := probe(s.ctx, svc, port, s.checkTimeout())
+		err := probe(s.life, svc, port, s.checkTimeout())
 		s.recordHealth(in, gen, err)
 	}
 }
@@ -91,12 +85,12 @@ func (s *Supervisor) recordHealth(in *inst, gen uint64, err error) {
 			in.fails, err, n, set.RestartWindow)
 		in.state, in.reason = StateFailed, reason
 		in.endRun()
-		go s.failInst(in, reason)
+		s.spawn(func() { s.failInst(in, reason) })
 		return
 	}
 	delay := backoff(n, set.BackoffBaseMS, set.BackoffMaxMS)
 	s.log.Warn("instance unhealthy; restarting", "instance", in.name.String(), "delay", delay, "restarts_in_window", n)
-	in.pending = timeAfterFunc(delay, func() { s.healthRestart(in, gen) })
+	in.pending = time.AfterFunc(delay, func() { s.spawn(func() { s.healthRestart(in, gen) }) })
 }
 
 // backoff is the delay before the (n+1)th health restart in the window:
@@ -120,7 +114,7 @@ func (s *Supervisor) healthRestart(in *inst, gen uint64) {
 	}
 	in.pending = nil
 	in.mu.Unlock()
-	ctx := context.WithoutCancel(s.ctx)
+	ctx := context.WithoutCancel(s.life)
 	for {
 		in.mu.Lock()
 		in.healthRestarts = append(in.healthRestarts, time.Now())
@@ -154,7 +148,7 @@ func (s *Supervisor) healthRestart(in *inst, gen uint64) {
 		in.mu.Unlock()
 		delay := backoff(n, s.cfg.Settings.BackoffBaseMS, s.cfg.Settings.BackoffMaxMS)
 		select {
-		case <-s.ctx.Done():
+		case <-s.life.Done():
 			return
 		case <-time.After(delay):
 		}
@@ -186,7 +180,7 @@ func (in *inst) recentRestarts(window time.Duration) int {
 func (s *Supervisor) failInst(in *inst, reason string) {
 	s.log.Error("instance failed", "instance", in.name.String(), "reason", reason)
 	s.markFailed(in, reason)
-	if err := s.stopInst(context.WithoutCancel(s.ctx), in, false); err != nil {
+	if err := s.stopInst(context.WithoutCancel(s.life), in, false); err != nil {
 		s.log.Error("stop failed instance", "instance", in.name.String(), "err", err)
 		return
 	}
@@ -210,7 +204,7 @@ func (s *Supervisor) Health(ctx context.Context, n names.Instance) (Health, erro
 		return HealthUnknown, err
 	}
 	in.mu.Lock()
-	state, svc, port := in.state, in.svc, in.rec.Port
+	state, svc, port := in.state, in.svc, in.port
 	in.mu.Unlock()
 	if state != StateRunning {
 		return HealthUnknown, nil
@@ -219,16 +213,4 @@ func (s *Supervisor) Health(ctx context.Context, n names.Instance) (Health, erro
 		return HealthUnhealthy, nil
 	}
 	return HealthHealthy, nil
-}
-
-// SetWeight sets an instance's routing weight, 0–100.
-func (s *Supervisor) SetWeight(n names.Instance, w int) error {
-	if w < 0 || w > 100 {
-		return fmt.Errorf("%w: weight %d: want 0–100", errdefs.ErrInvalid, w)
-	}
-	in, err := s.known(n)
-	if err != nil {
-		return err
-	}
-	return s.update(in, func(r *store.Instance) { r.Weight = w })
 }

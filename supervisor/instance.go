@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 )
@@ -60,10 +61,6 @@ type inst struct {
 	// recMu serialises changes to the stored record (store, then rec).
 	recMu sync.Mutex
 
-	// storage is the data dir's measured size (storage.go); it has its
-	// own lock.
-	storage storageState
-
 	mu  sync.Mutex
 	svc *config.Service
 	rec store.Instance
@@ -74,27 +71,38 @@ type inst struct {
 	reason string // why the instance last failed or did not start
 
 	start *op // the start in progress (starting), or nil
-	// launching is true while the daemon itself starts the unit or waits
-	// for a wake (not while systemd restarts a crashed app): signals then
-	// need no state read.
-	launching bool
-	stop      *op // the stop in progress (stopping), or nil
+	stop  *op // the stop in progress (stopping), or nil
+
+	// systemd's view of the instance's units, kept by the event loop
+	// (events.go) from systemd's signals; nothing reads systemd per
+	// instance. A unit that is not loaded has loaded false.
+	svcUnit    dbusapi.Unit
+	svcLoaded  bool
+	sockUnit   dbusapi.Unit
+	sockLoaded bool
+	sockUp     bool // the .socket unit listens (activation = "socket")
+	// restarting is true while systemd restarts a crashed app (from
+	// auto-restart until the new run is active): the "inactive" it
+	// passes through on the way is not an exit.
+	restarting bool
+	// changed is closed and replaced whenever the event loop changes the
+	// units' state: waiters take the current one under mu, check, wait.
+	changed chan struct{}
 
 	// owned is true while a unit of this daemon exists for the instance:
-	// only then do unit signals apply to it.
+	// only then do unit events apply to it.
 	owned bool
-	// socketUp is true while the .socket unit (activation = "socket")
-	// listens: the kernel queues connections even while asleep.
-	socketUp bool
-	// sdActive is systemd's last reported ActiveState of the service unit.
-	sdActive string
 	// nrestarts is NRestarts of the current unit, already counted in
 	// rec.Restarts.
 	nrestarts uint32
-	mainPID   uint32
-	// epoch counts the daemon's starts of the unit; a state read before
-	// the latest start is stale.
-	epoch uint64
+	// pendingFail is armed when the unit failed and systemd may still
+	// restart it (an auto-restart follows at once when it does).
+	pendingFail *time.Timer
+
+	// port is the instance's TCP port while it has a unit (0 asleep: an
+	// asleep instance holds no port); lastPort is the one it had, tried
+	// first at the next wake.
+	port, lastPort int
 
 	marking bool // the first 2xx of a ByRequest instance is being stored
 
@@ -107,6 +115,17 @@ type inst struct {
 	gen            uint64      // bumped when a run ends: its loops and timers quit
 	idle           *time.Timer
 	pending        *time.Timer // a scheduled health restart
+
+	// storage is the data dir's last measured size (storage.go); it has
+	// its own lock.
+	storage storageState
+}
+
+// notify wakes everyone waiting for a change of the units' state. The
+// caller holds in.mu.
+func (in *inst) notify() {
+	close(in.changed)
+	in.changed = make(chan struct{})
 }
 
 // Info is a snapshot of an instance for `ten ps` and the API.
@@ -147,8 +166,7 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 		Unit:       in.unit,
 		State:      in.state,
 		Health:     in.health,
-		Port:       in.rec.Port,
-		Listen:     addr(in.rec.Port),
+		Port:       in.port,
 		Weight:     in.rec.Weight,
 		Restarts:   in.rec.Restarts,
 		LastWake:   in.lastWake,
@@ -157,11 +175,14 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 		Isolation:  in.svc.Isolation,
 		Activation: in.svc.Activation,
 	}
+	if in.port > 0 {
+		i.Listen = addr(in.port)
+	}
 	if in.state != StateRunning {
 		i.Health = HealthUnknown
 	}
 	if in.state == StateRunning || in.state == StateStarting {
-		i.MainPID = in.mainPID
+		i.MainPID = in.svcUnit.MainPID
 	}
 	if in.state == StateRunning && !in.since.IsZero() {
 		i.Since = in.since

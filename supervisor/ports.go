@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
 
-// ports hands out tenant ports from the configured range: never one that
-// another instance holds, never one something else listens on.
+// ports hands out tenant ports from the configured range, at wake: an
+// asleep instance holds none, so the range bounds the instances awake at
+// once, not the ones registered. Never one that another instance holds,
+// never one something else listens on.
 type ports struct {
 	lo, hi int
 	mu     sync.Mutex
@@ -23,24 +26,34 @@ func newPorts(lo, hi int) *ports {
 	return &ports{lo: lo, hi: hi, next: lo, used: map[int]names.Instance{}}
 }
 
-// take records that n holds port (a port loaded from the store).
+// take records that n holds port (a port found in an adopted unit).
 func (p *ports) take(port int, n names.Instance) {
 	p.mu.Lock()
 	p.used[port] = n
 	p.mu.Unlock()
 }
 
-func (p *ports) release(port int) {
+// release frees port if n holds it.
+func (p *ports) release(port int, n names.Instance) {
 	p.mu.Lock()
-	delete(p.used, port)
+	if p.used[port] == n {
+		delete(p.used, port)
+	}
 	p.mu.Unlock()
 }
 
-// allocate returns a free port for n, scanning round-robin from the last
-// one handed out, so a freed port is reused last.
-func (p *ports) allocate(n names.Instance) (int, error) {
+// allocate returns a free port for n: hint (the port it had last) when it
+// is free, else the next free one scanning round-robin from the last one
+// handed out, so that a freed port is reused last.
+func (p *ports) allocate(n names.Instance, hint int) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if hint >= p.lo && hint <= p.hi {
+		if holder, ok := p.used[hint]; (!ok || holder == n) && portFree(hint) {
+			p.used[hint] = n
+			return hint, nil
+		}
+	}
 	size := p.hi - p.lo + 1
 	for i := 0; i < size; i++ {
 		port := p.lo + (p.next-p.lo+i)%size
@@ -54,7 +67,7 @@ func (p *ports) allocate(n names.Instance) (int, error) {
 		}
 		return port, nil
 	}
-	return 0, fmt.Errorf("%w: no free port in %d-%d", errdefs.ErrUnavailable, p.lo, p.hi)
+	return 0, fmt.Errorf("%w: no free port in %d-%d: every port of port_range is held by an awake instance", errdefs.ErrUnavailable, p.lo, p.hi)
 }
 
 // portFree reports whether nothing listens on 127.0.0.1:port (or the
@@ -66,4 +79,25 @@ func portFree(port int) bool {
 	}
 	l.Close()
 	return true
+}
+
+// freePort lets go of the instance's port, remembering it for the next
+// wake. The caller holds in.mu.
+func (s *Supervisor) freePort(in *inst) {
+	if in.port == 0 {
+		return
+	}
+	s.ports.release(in.port, in.name)
+	in.lastPort, in.port = in.port, 0
+}
+
+// envPort returns the PORT= of a unit's environment, or 0.
+func envPort(env []string) int {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PORT="); ok {
+			p, _ := strconv.Atoi(v)
+			return p
+		}
+	}
+	return 0
 }

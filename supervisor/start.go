@@ -13,7 +13,6 @@ import (
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/units"
 )
 
@@ -94,17 +93,13 @@ func wait(ctx context.Context, o *op, n names.Instance, what string) error {
 // which the observer counts as a wake. The caller holds in.mu.
 func (s *Supervisor) beginStart(in *inst, launch, wake bool) {
 	o := newOp()
-	ctx, cancel := context.WithTimeout(s.ctx, in.svc.StartupTimeout.D())
+	ctx, cancel := context.WithTimeout(s.life, in.svc.StartupTimeout.D())
 	o.cancel = cancel
 	in.start = o
 	in.state = StateStarting
 	in.health = HealthUnknown
 	in.fails = 0
-	// While the daemon launches the unit or waits for a wake, signals are
-	// taken at their word (see handle); crash restarts read them in full
-	// to count systemd's restarts.
-	in.launching = launch || wake
-	go s.runStart(ctx, in, o, launch, wake)
+	s.spawn(func() { s.runStart(ctx, in, o, launch, wake) })
 }
 
 func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake bool) {
@@ -123,7 +118,7 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 	}
 
 	in.mu.Lock()
-	in.start, in.launching = nil, false
+	in.start = nil
 	var cleanup bool
 	switch {
 	case in.state != StateStarting:
@@ -139,18 +134,21 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 		}
 		in.since, in.lastActive, in.lastWake = now, now, now
 		s.beginRun(in)
-	case in.sdActive == "failed":
+	case in.svcUnit.ActiveState == dbusapi.Failed && in.svcLoaded:
 		in.state, in.reason = StateFailed, err.Error()
 	default:
 		in.state, in.reason = StateAsleep, err.Error()
 		cleanup = in.owned
+		if !cleanup {
+			s.freePort(in)
+		}
 	}
 	failed := in.state == StateFailed
 	in.mu.Unlock()
 	if cleanup {
 		// Do not leave a half-started unit behind; waiters learn the
 		// outcome once it is gone.
-		if serr := s.stopInst(context.WithoutCancel(s.ctx), in, false); serr != nil {
+		if serr := s.stopInst(context.WithoutCancel(s.life), in, false); serr != nil {
 			s.log.Error("stop after failed start", "instance", in.name.String(), "err", serr)
 		}
 	}
@@ -159,50 +157,33 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 	}
 	o.finish(err)
 	if err != nil {
-		s.forgetLater(in)
-	}
-
-	if err != nil {
 		s.log.Warn("instance did not start", "instance", in.name.String(), "err", err)
+		s.forgetUnserved(in)
 	} else {
 		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
-		if launch || wake {
-			// Signals during the start were taken at their word;
-			// read the unit once now (MainPID, NRestarts).
-			s.refresh(s.ctx, in)
-		}
 	}
 	if wake {
 		s.obs.Woke(in.name, time.Since(t0), err)
 	}
 }
 
-// launch creates the instance's units and starts them.
+// launch creates the instance's units and starts them; it returns once the
+// event loop has seen the start job's events, so that readiness reads a
+// current view of the unit.
 func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	in.mu.Lock()
-	svc, socketUp := in.svc, in.socketUp
+	svc, socketUp := in.svc, in.sockUp
 	in.mu.Unlock()
 	socket := svc.Activation == config.ActivationSocket
-	if socket && !socketUp {
-		// The socket may listen still (the daemon restarted, or missed a
-		// signal): use it rather than fight it.
-		if st, err := s.sd.State(ctx, in.name.SocketUnit()); err == nil && st.ActiveState == "active" {
-			in.mu.Lock()
-			in.socketUp, socketUp = true, true
-			in.mu.Unlock()
-		}
-	}
 
 	if socket && socketUp {
-		// The socket listens already; start the service now.
+		// The socket listens already (and holds the port); start the
+		// service now.
 		if err := s.clearUnit(ctx, in, in.unit, true); err != nil {
 			return err
 		}
-		in.mu.Lock()
-		in.owned, in.sdActive = true, ""
-		in.epoch++
-		in.mu.Unlock()
-		return s.started(in, s.sd.Start(ctx, in.unit))
+		s.claim(in)
+		return s.synced(ctx, s.sd.Start(ctx, in.unit))
 	}
 	if socket {
 		for _, unit := range []string{in.unit, in.name.SocketUnit()} {
@@ -211,7 +192,7 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 			}
 		}
 	}
-	port, err := s.checkPort(ctx, in)
+	port, err := s.takePort(in)
 	if err != nil {
 		return err
 	}
@@ -223,23 +204,44 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 		return err
 	}
 	if !socket {
-		return s.started(in, s.startService(ctx, in, u))
+		return s.synced(ctx, s.startService(ctx, in, u))
 	}
 	s.claim(in)
 	if err := s.sd.StartTransient(ctx, u.SocketName, u.Socket, dbusapi.Aux{Name: u.ServiceName, Properties: u.Service}); err != nil {
 		return err
 	}
+	return s.synced(ctx, s.sd.Start(ctx, in.unit))
+}
+
+// synced returns err, after the event loop has applied what systemd sent
+// for the job that just ended.
+func (s *Supervisor) synced(ctx context.Context, err error) error {
+	if serr := s.sync(ctx); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// takePort gives the instance a port for this run: the one it had last
+// when that is free.
+func (s *Supervisor) takePort(in *inst) (int, error) {
 	in.mu.Lock()
-	in.socketUp = true
-	in.mu.Unlock()
-	return s.started(in, s.sd.Start(ctx, in.unit))
+	defer in.mu.Unlock()
+	if in.port > 0 {
+		return in.port, nil
+	}
+	port, err := s.ports.allocate(in.name, in.lastPort)
+	if err != nil {
+		return 0, err
+	}
+	in.port = port
+	return port, nil
 }
 
 // claim marks the instance's unit as this daemon's, about to be started.
 func (s *Supervisor) claim(in *inst) {
 	in.mu.Lock()
-	in.owned, in.sdActive, in.nrestarts, in.mainPID = true, "", 0, 0
-	in.epoch++
+	in.owned, in.nrestarts, in.restarting = true, 0, false
 	in.mu.Unlock()
 }
 
@@ -265,20 +267,12 @@ func (s *Supervisor) startService(ctx context.Context, in *inst, u units.Units) 
 	return s.sd.StartTransient(ctx, u.ServiceName, u.Service)
 }
 
-// started closes the window of a start job: a unit state read while the job
-// ran may describe the unit before it existed, so such reads become stale
-// (the epoch moves on); signals after the job are read afresh.
-func (s *Supervisor) started(in *inst, err error) error {
-	in.mu.Lock()
-	in.epoch++
-	in.mu.Unlock()
-	return err
-}
-
 // clearUnit makes sure no old unit stands in the way of a new one of the
 // same name: it waits for a stopping unit, resets a failed one, and refuses
 // to touch a unit of another daemon. keepLoaded accepts an inactive but
-// loaded unit (the service of a listening socket).
+// loaded unit (the service of a listening socket). It reads the unit from
+// systemd: it runs only when a start found the name taken, or for socket
+// activation.
 func (s *Supervisor) clearUnit(ctx context.Context, in *inst, unit string, keepLoaded bool) error {
 	st, err := s.sd.State(ctx, unit)
 	if err != nil {
@@ -291,54 +285,55 @@ func (s *Supervisor) clearUnit(ctx context.Context, in *inst, unit string, keepL
 		return fmt.Errorf("%w: %s exists and belongs to another tenement daemon (%s)",
 			errdefs.ErrConflict, unit, units.MarkerOf(st.Environment))
 	}
-	switch st.ActiveState {
-	case "active", "activating", "reloading":
+	switch dbusapi.ActiveState(st.ActiveState) {
+	case dbusapi.Active, dbusapi.Activating, dbusapi.Reloading:
 		if keepLoaded {
 			return nil
 		}
 		return fmt.Errorf("%w: %s is already %s", errdefs.ErrConflict, unit, st.ActiveState)
-	case "failed":
+	case dbusapi.Failed:
 		if err := s.sd.ResetFailed(ctx, unit); err != nil {
 			return err
 		}
 	}
-	if keepLoaded && st.ActiveState != "deactivating" {
+	if keepLoaded && dbusapi.ActiveState(st.ActiveState) != dbusapi.Deactivating {
 		return nil
 	}
-	return s.sd.WaitUnloaded(ctx, unit)
+	if err := s.sync(ctx); err != nil {
+		return err
+	}
+	return s.waitUnloaded(ctx, in, unit)
 }
 
-// checkPort returns the instance's port, moving it to a new one when
-// something else took the old one while the instance slept. An old unit of
-// the instance that still holds it is waited for first.
-func (s *Supervisor) checkPort(ctx context.Context, in *inst) (int, error) {
-	in.mu.Lock()
-	port := in.rec.Port
-	in.mu.Unlock()
-	if portFree(port) {
-		return port, nil
+// waitUnloaded waits until systemd let go of one of the instance's units
+// (a stopped transient unit is collected shortly after its stop job; only
+// then can a new unit of its name start), as the event loop reports it:
+// no polling. A failed unit stays loaded (so that systemctl status shows
+// the failure) until reset: that is an ErrConflict error at once.
+func (s *Supervisor) waitUnloaded(ctx context.Context, in *inst, unit string) error {
+	for {
+		in.mu.Lock()
+		loaded, u := in.svcLoaded, in.svcUnit
+		if unit != in.unit {
+			loaded, u = in.sockLoaded, in.sockUnit
+		}
+		ch := in.changed
+		in.mu.Unlock()
+		switch {
+		case !loaded:
+			return nil
+		case u.ActiveState == dbusapi.Failed:
+			return fmt.Errorf("%w: %s failed and stays loaded until reset-failed", errdefs.ErrConflict, unit)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for %s to unload (%s/%s): %w", errdefs.ErrTimeout, unit, u.ActiveState, u.SubState, ctx.Err())
+		}
 	}
-	if err := s.clearUnit(ctx, in, in.unit, false); err != nil {
-		return 0, err
-	}
-	if portFree(port) {
-		return port, nil
-	}
-	newPort, err := s.ports.allocate(in.name)
-	if err != nil {
-		return 0, err
-	}
-	s.log.Warn("instance port in use by something else; moving", "instance", in.name.String(), "old", port, "new", newPort)
-	if err := s.update(in, func(r *store.Instance) { r.Port = newPort }); err != nil {
-		s.ports.release(newPort)
-		return 0, err
-	}
-	s.ports.release(port)
-	return newPort, nil
 }
 
-// render resolves the command, lists the instance's credentials and
-// renders the units.
+// render resolves the command and renders the units.
 func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Units, error) {
 	argv, err := svc.Argv(svc.InstanceVars(in.name.Service, in.name.ID, s.cfg.Settings.DataDir, port))
 	if err != nil {
@@ -365,13 +360,16 @@ func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Unit
 // 10ms.
 func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 	in.mu.Lock()
-	svc, port := in.svc, in.rec.Port
+	svc, port := in.svc, in.port
 	in.mu.Unlock()
+	if port == 0 { // systemd restarts an adopted unit whose port is unknown
+		return &startError{fmt.Sprintf("%s has no port; see journalctl -u %s", in.name, in.unit)}
+	}
 	address := addr(port)
 	start := time.Now()
 	delay := time.Millisecond
 	for {
-		if err := s.unitTrouble(ctx, in); err != nil {
+		if err := s.unitTrouble(in); err != nil {
 			return err
 		}
 		if s.ready(ctx, in, svc, address) {
@@ -391,20 +389,20 @@ func (s *Supervisor) waitReady(ctx context.Context, in *inst) error {
 // ready probes readiness once.
 func (s *Supervisor) ready(ctx context.Context, in *inst, svc *config.Service, address string) bool {
 	in.mu.Lock()
-	active := in.sdActive
+	active := in.svcUnit.ActiveState
 	in.mu.Unlock()
 	if svc.Ready == config.ReadyNotify {
 		// The start job finishes only after READY=1; after a crash
 		// restart, systemd reports "active" once READY=1 arrives.
-		return active == "active" || active == ""
+		return active == dbusapi.Active
 	}
-	if active == "failed" || active == "inactive" || active == "deactivating" {
+	if active == dbusapi.Failed || active == dbusapi.Inactive || active == dbusapi.Deactivating {
 		return false
 	}
 	if svc.Activation == config.ActivationSocket && svc.Ready == config.ReadyTCP {
 		// A connect through systemd's listening socket always succeeds
 		// and proves nothing; the unit's own state says it started.
-		return active == "active"
+		return active == dbusapi.Active
 	}
 	c, err := net.DialTimeout("tcp", address, time.Second)
 	if err != nil {
@@ -417,31 +415,28 @@ func (s *Supervisor) ready(ctx context.Context, in *inst, svc *config.Service, a
 	return checkHTTP(ctx, address, svc.Health, time.Second) == nil
 }
 
-// unitTrouble returns an error when the unit has failed or exited, naming
-// systemd's result.
-func (s *Supervisor) unitTrouble(ctx context.Context, in *inst) error {
+// unitTrouble returns an error when the unit has failed for good or
+// exited, naming systemd's result. The view is current: launch synced with
+// the event loop, and later changes arrive as events.
+func (s *Supervisor) unitTrouble(in *inst) error {
 	in.mu.Lock()
-	active, state := in.sdActive, in.state
-	in.mu.Unlock()
-	if state != StateStarting {
-		return fmt.Errorf("%w: %s is %s", errdefs.ErrUnavailable, in.name, state)
+	defer in.mu.Unlock()
+	if in.state != StateStarting {
+		return fmt.Errorf("%w: %s is %s", errdefs.ErrUnavailable, in.name, in.state)
 	}
-	if active != "failed" && active != "inactive" {
-		return nil
+	u := in.svcUnit
+	active := u.ActiveState
+	if !in.svcLoaded {
+		active = dbusapi.Inactive
 	}
-	// The recorded state may be stale (read before this start): ask again.
-	st, err := s.sd.State(ctx, in.unit)
-	if err != nil {
-		return err
-	}
-	if st.Loaded() && st.ActiveState != "failed" && st.ActiveState != "inactive" {
-		in.mu.Lock()
-		in.sdActive = st.ActiveState
-		in.mu.Unlock()
+	switch {
+	case active == dbusapi.Failed && s.finalFailure(in, u):
+	case active == dbusapi.Inactive && !in.restarting:
+	default:
 		return nil
 	}
 	return &startError{fmt.Sprintf("%s %s (result %s, status %d); see journalctl -u %s",
-		in.unit, st.ActiveState, st.Result, st.ExecMainStatus, in.unit)}
+		in.unit, active, u.Result, u.ExecMainStatus, in.unit)}
 }
 
 // startError is why a start failed; it reads well as an instance's reason
@@ -479,3 +474,6 @@ func checkHTTP(ctx context.Context, address, path string, timeout time.Duration)
 	}
 	return nil
 }
+
+// hasMarker reports whether a unit's environment carries marker.
+func hasMarker(env []string, marker string) bool { return units.HasMarker(env, marker) }

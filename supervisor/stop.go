@@ -69,14 +69,14 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 		s.counts[n.Service]--
 	}
 	s.mu.Unlock()
+	s.router.Set(n, 0)
 	in.mu.Lock()
 	in.state, in.owned = StateAsleep, false
-	port := in.rec.Port
+	s.freePort(in)
 	in.mu.Unlock()
 	if err := s.store.DeleteInstance(n); err != nil {
 		return err
 	}
-	s.ports.release(port)
 	s.obs.Deleted(n)
 	if purge {
 		if err := os.RemoveAll(s.dataDir(n)); err != nil {
@@ -88,7 +88,8 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 
 // stopInst stops the instance's service unit, and with full its socket
 // unit too (an idle stop keeps the socket listening, so the kernel queues
-// the next connection). It waits for a stop already in progress.
+// the next connection, and the socket keeps the port). It waits for a stop
+// already in progress.
 func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 	in.mu.Lock()
 	for in.state == StateStopping {
@@ -99,7 +100,8 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 		}
 		in.mu.Lock()
 	}
-	if !in.owned && !in.socketUp {
+	if !in.owned && !in.sockUp {
+		s.freePort(in)
 		in.mu.Unlock()
 		return nil
 	}
@@ -110,7 +112,7 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 	o := newOp()
 	in.stop, in.state = o, StateStopping
 	in.endRun()
-	svc, socketUp := in.svc, in.socketUp
+	svc, socketUp := in.svc, in.sockUp
 	in.mu.Unlock()
 
 	err := s.sd.Stop(ctx, in.unit)
@@ -132,7 +134,11 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 		// stop_timeout) stays loaded for systemctl status; the next start
 		// resets it.
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if werr := s.sd.WaitUnloaded(wctx, in.unit); werr != nil && !errors.Is(werr, errdefs.ErrConflict) {
+		werr := s.sync(wctx)
+		if werr == nil {
+			werr = s.waitUnloaded(wctx, in, in.unit)
+		}
+		if werr != nil && !errors.Is(werr, errdefs.ErrConflict) {
 			s.log.Warn("stopped unit not collected", "unit", in.unit, "err", werr)
 		}
 		cancel()
@@ -148,10 +154,12 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 		in.state = StateFailed
 	}
 	if full {
-		in.socketUp = false
+		in.sockUp = false
 	}
-	in.owned = in.socketUp
-	in.mainPID = 0
+	in.owned, in.restarting = in.sockUp, false
+	if !in.owned {
+		s.freePort(in)
+	}
 	in.mu.Unlock()
 	if err != nil {
 		err = fmt.Errorf("%w: stop %s: %w", errdefs.ErrUnavailable, in.name, err)
@@ -165,9 +173,9 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 func (s *Supervisor) beginRun(in *inst) {
 	in.gen++
 	gen := in.gen
-	go s.healthLoop(in, gen)
+	s.spawn(func() { s.healthLoop(in, gen) })
 	if idle := in.svc.IdleTimeout.D(); idle > 0 {
-		in.idle = timeAfterFunc(idle, func() { s.idleCheck(in, gen) })
+		in.idle = time.AfterFunc(idle, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
 	}
 }
 
@@ -195,12 +203,12 @@ func (s *Supervisor) idleCheck(in *inst, gen uint64) {
 	}
 	idle := in.svc.IdleTimeout.D()
 	if in.inflight > 0 {
-		in.idle = timeAfterFunc(idle, func() { s.idleCheck(in, gen) })
+		in.idle = time.AfterFunc(idle, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
 		in.mu.Unlock()
 		return
 	}
-	if rest := idle - timeSince(in.lastActive); rest > 0 {
-		in.idle = timeAfterFunc(rest, func() { s.idleCheck(in, gen) })
+	if rest := idle - time.Since(in.lastActive); rest > 0 {
+		in.idle = time.AfterFunc(rest, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
 		in.mu.Unlock()
 		return
 	}
@@ -208,7 +216,7 @@ func (s *Supervisor) idleCheck(in *inst, gen uint64) {
 	s.log.Info("instance idle; putting it to sleep", "instance", in.name.String(), "idle_timeout", idle)
 	// The socket (if any) stays: the next connection is queued by the
 	// kernel and wakes the service.
-	if err := s.stopInst(context.WithoutCancel(s.ctx), in, in.svc.Activation != config.ActivationSocket); err != nil {
+	if err := s.stopInst(context.WithoutCancel(s.life), in, in.svc.Activation != config.ActivationSocket); err != nil {
 		s.log.Error("idle stop failed", "instance", in.name.String(), "err", err)
 		return
 	}

@@ -28,10 +28,13 @@ const quotaNearPercent = 80
 // own mutex guards it (a scan never holds inst.mu).
 type storageState struct {
 	mu       sync.Mutex
-	watching bool
 	measured bool
 	bytes    int64
 	level    int
+	// state is the instance's state at its last measurement: a data dir
+	// is measured while its instance runs, and once more after each
+	// change (a stop may have emptied it).
+	state State
 }
 
 // used returns the last measured size, or nil before the first scan.
@@ -45,52 +48,49 @@ func (st *storageState) used() *int64 {
 	return &b
 }
 
-// storageEvery is how often a running instance's data dir is measured:
-// six health check intervals, between 1s and a minute (a minute with the
-// default interval).
+// storageEvery is how often the data dirs are measured: six health check
+// intervals, between 1s and a minute (a minute with the default
+// interval).
 func storageEvery(healthInterval time.Duration) time.Duration {
 	return min(max(6*healthInterval, time.Second), time.Minute)
 }
 
-// watchStorage starts measuring the instance's data dir, once per
-// instance: at once, then every storageEvery while it runs, until it is
-// deleted or the supervisor stops.
-func (s *Supervisor) watchStorage(in *inst, dir string) {
-	in.storage.mu.Lock()
-	defer in.storage.mu.Unlock()
-	if in.storage.watching {
-		return
-	}
-	in.storage.watching = true
-	go s.storageLoop(in, dir)
-}
-
-func (s *Supervisor) storageLoop(in *inst, dir string) {
-	defer func() {
-		in.storage.mu.Lock()
-		in.storage.watching = false
-		in.storage.mu.Unlock()
-	}()
+// storageLoop measures, every storageEvery, the data dirs of the
+// instances that run (or changed state since their last measurement): one
+// goroutine for all of them, and an asleep instance costs one comparison.
+func (s *Supervisor) storageLoop() {
 	t := time.NewTicker(storageEvery(s.cfg.Settings.HealthCheckInterval.D()))
 	defer t.Stop()
-	var last State // "" until the first measurement
 	for {
-		if s.lookup(in.name) != in {
-			return // deleted
+		s.measureAll()
+		select {
+		case <-s.life.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Supervisor) measureAll() {
+	s.mu.RLock()
+	all := make([]*inst, 0, len(s.insts))
+	for _, in := range s.insts {
+		all = append(all, in)
+	}
+	s.mu.RUnlock()
+	for _, in := range all {
+		if s.life.Err() != nil {
+			return
 		}
 		in.mu.Lock()
 		state, quota := in.state, int64(in.svc.StorageQuotaMB)<<20
 		in.mu.Unlock()
-		// Not running, nothing writes: after one measurement (a stop
-		// may have emptied the dir) the last size stands.
-		if state != last || state == StateRunning || state == StateStarting {
-			s.measureStorage(in, dir, quota)
-			last = state
-		}
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
+		in.storage.mu.Lock()
+		due := state == StateRunning || state == StateStarting || state != in.storage.state
+		in.storage.state = state
+		in.storage.mu.Unlock()
+		if due {
+			s.measureStorage(in, s.dataDir(in.name), quota)
 		}
 	}
 }

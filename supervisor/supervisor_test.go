@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/tenement/tenement/dbusapi"
 	"sync"
 	"testing"
 	"time"
@@ -60,7 +62,7 @@ func TestAcquireUnknown(t *testing.T) {
 			t.Errorf("Acquire(%s) = %v, want ErrNotFound", n, err)
 		}
 	}
-	if len(s.List(ctx, false)) != 0 {
+	if l, _ := s.List(ListOptions{}); len(l) != 0 {
 		t.Error("a request created an instance")
 	}
 	n, _ := names.Parse("open:carol")
@@ -133,7 +135,12 @@ func TestUnservedInstanceIsForgottenWhenItSleeps(t *testing.T) {
 		}
 		l.Release()
 	}
-	s.bg.Wait() // the first 2xx is stored in the background
+	waitFor(t, "the first 2xx stored", func() bool {
+		in := s.lookup(served)
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.rec.Served
+	})
 	for _, n := range []names.Instance{quiet, served} {
 		in := s.lookup(n)
 		s.stopInst(ctx, in, true)
@@ -218,7 +225,7 @@ func TestRouteIsAtomicForPick(t *testing.T) {
 		if i%2 == 1 {
 			from, to = to, from
 		}
-		if _, _, err := s.Route("web", from, to); err != nil {
+		if err := s.Route(names.Instance{Service: "web", ID: from}, names.Instance{Service: "web", ID: to}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -289,9 +296,9 @@ func TestBackoff(t *testing.T) {
 func TestForeignUnitsAreNotAdopted(t *testing.T) {
 	f := newFake(0)
 	n, _ := names.Parse("web:other")
-	f.units[n.Unit()] = &fakeUnit{env: []string{"TENEMENT_DAEMON=/somewhere/else", "PORT=21500"}, active: "active"}
+	f.units[n.Unit()] = &fakeUnit{env: []string{"TENEMENT_DAEMON=/somewhere/else", "PORT=21500"}, active: dbusapi.Active, sub: dbusapi.SubRunning}
 	s := newTestSupervisor(t, f, webService)
-	if len(s.List(context.Background(), false)) != 0 {
+	if l, _ := s.List(ListOptions{}); len(l) != 0 {
 		t.Fatal("adopted a unit of another daemon")
 	}
 	// And it refuses to start over it.
@@ -322,5 +329,17 @@ func TestPickWithEmptyPoolWakesNothing(t *testing.T) {
 	}
 	if after := f.count(f.starts, "tenement@web-alice.service") + f.count(f.starts, "tenement@web-bob.service"); after != before {
 		t.Errorf("Pick started a unit")
+	}
+}
+
+// waitFor waits up to 5s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
