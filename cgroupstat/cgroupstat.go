@@ -129,11 +129,15 @@ func New(opts Options) (*Reader, error) {
 
 // Read returns the usage of every instance unit, from a pass at most
 // MaxAge old.
-func (r *Reader) Read() (*Stats, error) {
+func (r *Reader) Read() (*Stats, error) { return r.ReadSince(time.Time{}) }
+
+// ReadSince is Read from a pass that also began after since (a unit that
+// started after a cached pass began is not in it).
+func (r *Reader) ReadSince(since time.Time) (*Stats, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.opts.now()
-	if r.last != nil && now.Sub(r.last.At) < r.opts.MaxAge {
+	if r.last != nil && now.Sub(r.last.At) < r.opts.MaxAge && r.last.At.After(since) {
 		return r.last, nil
 	}
 	hint := 0

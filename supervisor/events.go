@@ -31,9 +31,21 @@ const resyncRetry = time.Second
 // once when it does: auto-restart follows failed in the same instant).
 const failGrace = 2 * time.Second
 
-// adoptFirst applies the stream's first event, a Resync: the Snapshot it
-// reads is the adoption of this daemon's running units.
+// adoptFirst waits for the stream's first event, a Resync, and applies it:
+// its Snapshot is the adoption of this daemon's running units. A failed
+// Snapshot is tried a few times before the daemon gives up.
 func (s *Supervisor) adoptFirst(ctx context.Context, events <-chan dbusapi.Event) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-events:
+			if ev.Kind != dbusapi.EventResync {
+				continue // nothing known yet to apply it to
+			}
+		}
+		break
+	}
 	var err error
 	for attempt := range 5 {
 		if attempt > 0 {
@@ -134,7 +146,10 @@ func (s *Supervisor) handle(ctx context.Context, ev dbusapi.Event) bool {
 	}
 	eff := s.apply(in)
 	in.notify()
+	u := in.svcUnit
 	in.mu.Unlock()
+	s.log.Debug("unit event", "unit", ev.Unit.Name, "kind", ev.Kind.String(), "active", u.ActiveState, "sub", u.SubState,
+		"result", u.Result, "nrestarts", u.NRestarts, "pid", u.MainPID)
 	s.effects(in, eff)
 	return true
 }
@@ -272,12 +287,7 @@ func (s *Supervisor) apply(in *inst) effects {
 	if !in.svcLoaded {
 		active = dbusapi.Inactive
 	}
-	switch {
-	case u.SubState == dbusapi.SubAutoRestart:
-		in.restarting = true
-	case active == dbusapi.Active, active == dbusapi.Failed && s.finalFailure(in, u):
-		in.restarting = false
-	}
+	s.followRestart(in, u, active)
 	if active != dbusapi.Failed && in.pendingFail != nil {
 		in.pendingFail.Stop()
 		in.pendingFail = nil
@@ -289,7 +299,7 @@ func (s *Supervisor) apply(in *inst) effects {
 			s.log.Warn("instance crashed; systemd is restarting it", "instance", in.name.String(), "result", u.Result)
 			in.endRun()
 			s.beginStart(in, false, false)
-		case active == dbusapi.Failed && s.finalFailure(in, u):
+		case active == dbusapi.Failed && in.finalFail:
 			eff.failReason = failedReason(in, u)
 			in.endRun()
 			in.state, in.reason = StateFailed, eff.failReason
@@ -315,10 +325,37 @@ func (s *Supervisor) apply(in *inst) effects {
 	return eff
 }
 
-// finalFailure reports whether a failed unit stays failed: systemd gave up
-// (its start limit), or the unit restarts nothing.
-func (s *Supervisor) finalFailure(in *inst, u dbusapi.Unit) bool {
-	return u.Result == "start-limit-hit" || in.svc.Restart == config.RestartNever || s.cfg.Settings.MaxRestarts == 0
+// followRestart follows systemd's restarts of a crashed app: a crash is
+// failed then at once auto-restart; a restart runs inactive/dead then
+// activating; a restart the start limit refuses runs auto-restart,
+// inactive/dead and failed, keeping the crash's Result (measured on 252:
+// not "start-limit-hit"). So a failed unit stays failed (finalFail) when it
+// failed right after a restart that never reached activating, or when the
+// unit restarts nothing. Anything else that fails without an auto-restart
+// is taken for final after failGrace (armPendingFail). The caller holds
+// in.mu.
+func (s *Supervisor) followRestart(in *inst, u dbusapi.Unit, active dbusapi.ActiveState) {
+	switch {
+	case u.SubState == dbusapi.SubAutoRestart:
+		in.restarting, in.restartDead = true, false
+	case active == dbusapi.Inactive && in.restarting:
+		in.restartDead = true
+	case active == dbusapi.Activating:
+		in.restartDead = false
+	case active == dbusapi.Active:
+		in.restarting, in.restartDead = false, false
+	}
+	switch {
+	case active != dbusapi.Failed:
+		in.finalFail = false
+	case in.finalFail:
+		// Still failed: systemd repeats a state in later signals.
+	default:
+		in.finalFail = in.restartDead || u.Result == "start-limit-hit" || in.svc.Restart == config.RestartNever || s.cfg.Settings.MaxRestarts == 0
+	}
+	if in.finalFail {
+		in.restarting, in.restartDead = false, false
+	}
 }
 
 func failedReason(in *inst, u dbusapi.Unit) string {

@@ -85,6 +85,10 @@ type inst struct {
 	// auto-restart until the new run is active): the "inactive" it
 	// passes through on the way is not an exit.
 	restarting bool
+	// restartDead is true once a restart reached inactive/dead without
+	// activating yet; finalFail that the unit failed for good (events.go,
+	// followRestart).
+	restartDead, finalFail bool
 	// changed is closed and replaced whenever the event loop changes the
 	// units' state: waiters take the current one under mu, check, wait.
 	changed chan struct{}

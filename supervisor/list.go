@@ -102,7 +102,7 @@ func (s *Supervisor) accounting(want bool) *cgroupstat.Stats {
 	if !want || s.acct == nil {
 		return nil
 	}
-	st, err := s.acct.Read()
+	st, err := s.acct.ReadSince(time.Unix(0, s.launched.Load()))
 	if err != nil {
 		s.log.Debug("read accounting", "err", err)
 		return nil

@@ -133,6 +133,7 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 			in.health = HealthHealthy
 		}
 		in.since, in.lastActive, in.lastWake = now, now, now
+		s.launched.Store(now.UnixNano())
 		s.beginRun(in)
 	case in.svcUnit.ActiveState == dbusapi.Failed && in.svcLoaded:
 		in.state, in.reason = StateFailed, err.Error()
@@ -430,7 +431,7 @@ func (s *Supervisor) unitTrouble(in *inst) error {
 		active = dbusapi.Inactive
 	}
 	switch {
-	case active == dbusapi.Failed && s.finalFailure(in, u):
+	case active == dbusapi.Failed && in.finalFail:
 	case active == dbusapi.Inactive && !in.restarting:
 	default:
 		return nil

@@ -23,6 +23,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tenement/tenement/cgroupstat"
@@ -64,9 +65,10 @@ type Store interface {
 var _ Store = (*store.Store)(nil)
 
 // Accounting reads the memory, CPU and tasks of every running instance in
-// one pass; *cgroupstat.Reader does, from the cgroup files.
+// one pass; *cgroupstat.Reader does, from the cgroup files. The pass may be
+// cached, but must have begun after since.
 type Accounting interface {
-	Read() (*cgroupstat.Stats, error)
+	ReadSince(since time.Time) (*cgroupstat.Stats, error)
 }
 
 var _ Accounting = (*cgroupstat.Reader)(nil)
@@ -130,6 +132,9 @@ type Supervisor struct {
 
 	ports  *ports
 	router *routing.Router
+	// launched is when a unit of this daemon last started (UnixNano): an
+	// accounting pass from before it lacks that unit.
+	launched atomic.Int64
 
 	mu     sync.RWMutex
 	insts  map[names.Instance]*inst
