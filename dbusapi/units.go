@@ -209,6 +209,7 @@ func (c *Conn) List(ctx context.Context, patterns ...string) ([]UnitStatus, erro
 	}
 	return out, nil
 }
+
 // WaitUnloaded waits until systemd has let go of the unit: after a stop, a
 // transient unit is garbage-collected shortly after its job ends, and only
 // then can its name be used for a new one. A unit that is still
@@ -236,4 +237,3 @@ func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
-
