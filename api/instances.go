@@ -17,6 +17,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.handle("GET /api/instances", s.listInstances)
+	s.handle("POST /api/instances", s.create)
 	s.handle("POST /api/instances/spawn", s.spawn)
 	s.handle("GET /api/instances/{id}", s.getInstance)
 	s.handle("DELETE /api/instances/{id}", s.stop)

@@ -28,6 +28,17 @@ func (c *Client) Instance(ctx context.Context, n names.Instance) (supervisor.Inf
 	return out, err
 }
 
+// Create registers instances asleep, in one call (at most api.MaxCreate).
+func (c *Client) Create(ctx context.Context, ns []names.Instance) (api.CreateResponse, error) {
+	req := api.CreateRequest{Instances: make([]string, len(ns))}
+	for i, n := range ns {
+		req.Instances[i] = n.String()
+	}
+	var out api.CreateResponse
+	err := c.Do(ctx, http.MethodPost, "/api/instances", req, &out)
+	return out, err
+}
+
 // Spawn starts an instance and waits until it is ready.
 func (c *Client) Spawn(ctx context.Context, n names.Instance) (api.InstanceResponse, error) {
 	var out api.InstanceResponse

@@ -64,7 +64,7 @@ func (a *app) root() *cobra.Command {
 	pf.StringVar(&a.token, "token", "", "API token (default $TENEMENT_TOKEN)")
 	pf.StringVar(&a.configPath, "config", "", "config file (default $TENEMENT_CONFIG, else "+config.DefaultPath+")")
 	root.AddCommand(
-		a.serveCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
+		a.serveCmd(), a.createCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
 		a.psCmd(), a.healthCmd(), a.weightCmd(), a.configCmd(), a.versionCmd(),
 		a.isolateCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
