@@ -44,6 +44,8 @@ type Server struct {
 	Metrics Metrics
 	// Credentials, if set, serves /api/credentials.
 	Credentials CredentialStore
+	// Reload, if set, serves POST /api/config/reload.
+	Reload Reloader
 
 	streams     streams
 	writes      *writeLimiter   // LimitWrites; nil: no limit

@@ -39,6 +39,20 @@ func (c *Client) Create(ctx context.Context, ns []names.Instance) (api.CreateRes
 	return out, err
 }
 
+// ReloadConfig makes the daemon reload its config file.
+func (c *Client) ReloadConfig(ctx context.Context) (api.ReloadResponse, error) {
+	var out api.ReloadResponse
+	err := c.Do(ctx, http.MethodPost, "/api/config/reload", nil, &out)
+	return out, err
+}
+
+// RestartService restarts a service's running instances one at a time.
+func (c *Client) RestartService(ctx context.Context, service string) (api.ServiceRestartResponse, error) {
+	var out api.ServiceRestartResponse
+	err := c.Do(ctx, http.MethodPost, "/api/services/"+url.PathEscape(service)+"/restart", nil, &out)
+	return out, err
+}
+
 // Spawn starts an instance and waits until it is ready.
 func (c *Client) Spawn(ctx context.Context, n names.Instance) (api.InstanceResponse, error) {
 	var out api.InstanceResponse

@@ -373,16 +373,17 @@ func oneOf(p *problems, key, v string, allowed ...string) {
 
 // reservedEnv are the variables tenement sets for every instance.
 var reservedEnv = map[string]string{
-	"PORT":             "the instance's port",
-	"DATA_DIR":         "the instance's data dir, {data_dir}/{name}/{id}",
-	"SOCKET_PATH":      "from the socket key",
-	"TENEMENT_SERVICE": "the service name",
-	"TENEMENT_ID":      "the instance id",
-	"TENEMENT_DAEMON":  "the daemon's marker",
-	"LISTEN_FDS":       "systemd's socket activation",
-	"LISTEN_PID":       "systemd's socket activation",
-	"LISTEN_FDNAMES":   "systemd's socket activation",
-	"NOTIFY_SOCKET":    "systemd's readiness protocol",
+	"PORT":                "the instance's port",
+	"DATA_DIR":            "the instance's data dir, {data_dir}/{name}/{id}",
+	"SOCKET_PATH":         "from the socket key",
+	"TENEMENT_SERVICE":    "the service name",
+	"TENEMENT_ID":         "the instance id",
+	"TENEMENT_DAEMON":     "the daemon's marker",
+	"TENEMENT_RUN_CONFIG": "the fingerprint of the config the unit runs with",
+	"LISTEN_FDS":          "systemd's socket activation",
+	"LISTEN_PID":          "systemd's socket activation",
+	"LISTEN_FDNAMES":      "systemd's socket activation",
+	"NOTIFY_SOCKET":       "systemd's readiness protocol",
 }
 
 var (

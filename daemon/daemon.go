@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"os/user"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tenement/tenement/activation"
@@ -100,6 +102,8 @@ func Run(ctx context.Context, o Options) error {
 	apiSrv.Logs = &journal.Reader{}
 	apiSrv.Credentials = credentials.Dir{Path: cfg.Settings.CredentialsDir}
 	apiSrv.LimitWrites(cfg.Settings.APIWrites())
+	reload := &reloader{opts: o, sup: sup, log: log.With("component", "reload"), cur: cfg}
+	apiSrv.Reload = reload.Reload
 	// Requests on the root domain of the HTTP listener carry bearer
 	// tokens; the local socket's callers are known by their credentials.
 	apiSrv.Authenticate = api.TokenAuth(auth.NewAuthenticator(st, nil, cfg.Settings.Trusted(), log))
@@ -125,6 +129,11 @@ func Run(ctx context.Context, o Options) error {
 	for _, s := range servers {
 		s.closeStreams = apiSrv.CloseStreams // log streams never end by themselves (drain.go)
 	}
+	// SIGHUP reloads the config, as `systemctl reload` and `ten config
+	// reload` do; caught before READY=1, so that a reload never kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	errc := make(chan error, len(servers)+1)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -147,11 +156,18 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down; tenants keep running")
-	case err = <-errc:
-		log.Error("stopping after a fatal error", "err", err)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down; tenants keep running")
+			break wait
+		case err = <-errc:
+			log.Error("stopping after a fatal error", "err", err)
+			break wait
+		case <-hup:
+			go func() { _, _ = reload.Reload(runCtx) }()
+		}
 	}
 	_ = activation.Notify(activation.Stopping)
 	// Answer every accepted request first (drain.go), with the supervisor

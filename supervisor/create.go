@@ -41,7 +41,7 @@ func (s *Supervisor) CreateMany(ns []names.Instance) (int, error) {
 			continue
 		}
 		seen[n] = true
-		if s.cfg.Services[n.Service] == nil {
+		if s.config().Services[n.Service] == nil {
 			return 0, fmt.Errorf("%w: service %q is not configured", errdefs.ErrNotFound, n.Service)
 		}
 		recs = append(recs, store.Instance{Service: n.Service, ID: n.ID, Weight: DefaultWeight, CreatedAt: now})
@@ -64,7 +64,7 @@ func (s *Supervisor) CreateMany(ns []names.Instance) (int, error) {
 	}
 	for _, rec := range fresh {
 		n := rec.Name()
-		s.insts[n] = s.newInst(n, s.cfg.Services[n.Service], rec)
+		s.insts[n] = s.newInst(n, s.config().Services[n.Service], rec)
 		s.counts[n.Service]++
 	}
 	return len(fresh), nil
@@ -77,7 +77,7 @@ func (s *Supervisor) CreateMany(ns []names.Instance) (int, error) {
 // goes to sleep or fails (forgetUnserved). An instance known already is
 // left as it is.
 func (s *Supervisor) CreateForRequest(n names.Instance) error {
-	svc := s.cfg.Services[n.Service]
+	svc := s.config().Services[n.Service]
 	if svc == nil || !svc.SpawnOnRequest {
 		return fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
 	}
@@ -105,7 +105,7 @@ func (s *Supervisor) ensureRecord(n names.Instance, nr newRecord) (*inst, error)
 	if in := s.lookup(n); in != nil {
 		return in, nil
 	}
-	svc := s.cfg.Services[n.Service]
+	svc := s.config().Services[n.Service]
 	if svc == nil {
 		return nil, fmt.Errorf("%w: service %q is not configured", errdefs.ErrNotFound, n.Service)
 	}

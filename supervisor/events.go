@@ -10,6 +10,7 @@ import (
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
+	"github.com/tenement/tenement/units"
 )
 
 // The event loop: one goroutine applies systemd's events, in systemd's
@@ -231,7 +232,7 @@ func (s *Supervisor) adoptUnknown(svcs map[names.Instance]dbusapi.Unit) {
 		if s.lookup(n) != nil || !s.ours(u) {
 			continue
 		}
-		if s.cfg.Services[n.Service] == nil {
+		if s.config().Services[n.Service] == nil {
 			s.log.Warn("a unit of this daemon belongs to a service no longer configured; leaving it alone", "unit", u.Name)
 			continue
 		}
@@ -351,7 +352,7 @@ func (s *Supervisor) followRestart(in *inst, u dbusapi.Unit, active dbusapi.Acti
 	case in.finalFail:
 		// Still failed: systemd repeats a state in later signals.
 	default:
-		in.finalFail = in.restartDead || u.Result == "start-limit-hit" || in.svc.Restart == config.RestartNever || s.cfg.Settings.MaxRestarts == 0
+		in.finalFail = in.restartDead || u.Result == "start-limit-hit" || in.svc.Restart == config.RestartNever || s.config().Settings.MaxRestarts == 0
 	}
 	if in.finalFail {
 		in.restarting, in.restartDead = false, false
@@ -400,6 +401,7 @@ func (s *Supervisor) released(in *inst) {
 // holds in.mu.
 func (s *Supervisor) adoptState(in *inst, u dbusapi.Unit) {
 	in.owned, in.nrestarts = true, u.NRestarts
+	in.runPrint, _ = units.EnvValue(u.Environment, units.ConfigPrintVar)
 	if p := envPort(u.Environment); p > 0 {
 		in.port = p
 		s.ports.take(p, in.name)

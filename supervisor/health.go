@@ -15,7 +15,7 @@ import (
 // healthLoop checks a running instance every health_check_interval until
 // its run ends. Checks never count as activity.
 func (s *Supervisor) healthLoop(in *inst, gen uint64) {
-	t := time.NewTicker(s.cfg.Settings.HealthCheckInterval.D())
+	t := time.NewTicker(s.config().Settings.HealthCheckInterval.D())
 	defer t.Stop()
 	for {
 		select {
@@ -39,7 +39,7 @@ func (s *Supervisor) healthLoop(in *inst, gen uint64) {
 }
 
 func (s *Supervisor) checkTimeout() time.Duration {
-	return min(5*time.Second, s.cfg.Settings.HealthCheckInterval.D())
+	return min(5*time.Second, s.config().Settings.HealthCheckInterval.D())
 }
 
 // probe checks an instance once: GET its health path (2xx is healthy), or
@@ -78,7 +78,7 @@ func (s *Supervisor) recordHealth(in *inst, gen uint64, err error) {
 	if in.pending != nil {
 		return // a restart is already scheduled
 	}
-	set := s.cfg.Settings
+	set := s.config().Settings
 	n := in.recentRestarts(set.RestartWindow.D())
 	if n >= set.MaxRestarts {
 		reason := fmt.Sprintf("unhealthy: %d failed health checks (%v) after %d restarts within %s",
@@ -123,7 +123,7 @@ func (s *Supervisor) healthRestart(in *inst, gen uint64) {
 		if err := s.update(in, func(r *store.Instance) { r.Restarts++ }); err != nil {
 			s.log.Error("count restart", "instance", in.name.String(), "err", err)
 		}
-		if err := s.stopInst(ctx, in, false); err != nil {
+		if err := s.stopInst(ctx, in, false, false); err != nil {
 			s.log.Error("health restart: stop failed", "instance", in.name.String(), "err", err)
 			return
 		}
@@ -137,16 +137,16 @@ func (s *Supervisor) healthRestart(in *inst, gen uint64) {
 			in.mu.Unlock()
 			return // someone else acted on the instance meanwhile
 		}
-		n := in.recentRestarts(s.cfg.Settings.RestartWindow.D())
-		if n >= s.cfg.Settings.MaxRestarts {
-			reason := fmt.Sprintf("unhealthy: not ready after %d restarts within %s: %v", n, s.cfg.Settings.RestartWindow, err)
+		n := in.recentRestarts(s.config().Settings.RestartWindow.D())
+		if n >= s.config().Settings.MaxRestarts {
+			reason := fmt.Sprintf("unhealthy: not ready after %d restarts within %s: %v", n, s.config().Settings.RestartWindow, err)
 			in.state, in.reason = StateFailed, reason
 			in.mu.Unlock()
 			s.failInst(in, reason)
 			return
 		}
 		in.mu.Unlock()
-		delay := backoff(n, s.cfg.Settings.BackoffBaseMS, s.cfg.Settings.BackoffMaxMS)
+		delay := backoff(n, s.config().Settings.BackoffBaseMS, s.config().Settings.BackoffMaxMS)
 		select {
 		case <-s.life.Done():
 			return
@@ -180,7 +180,7 @@ func (in *inst) recentRestarts(window time.Duration) int {
 func (s *Supervisor) failInst(in *inst, reason string) {
 	s.log.Error("instance failed", "instance", in.name.String(), "reason", reason)
 	s.markFailed(in, reason)
-	if err := s.stopInst(context.WithoutCancel(s.life), in, false); err != nil {
+	if err := s.stopInst(context.WithoutCancel(s.life), in, false, false); err != nil {
 		s.log.Error("stop failed instance", "instance", in.name.String(), "err", err)
 		return
 	}

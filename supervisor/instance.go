@@ -110,6 +110,13 @@ type inst struct {
 
 	marking bool // the first 2xx of a ByRequest instance is being stored
 
+	// orphaned is true when the instance's service is no longer in the
+	// config (reload.go): it is listed, adopted, stopped and deleted, but
+	// never woken. runPrint is the fingerprint of the config its unit was
+	// started with: when the service's differs, a restart is pending.
+	orphaned bool
+	runPrint string
+
 	inflight   int       // requests and streams the proxy holds
 	lastActive time.Time // end of the last request, or when it woke
 	lastWake   time.Time
@@ -158,6 +165,12 @@ type Info struct {
 	Activation   string         `json:"activation"`
 	StorageBytes *int64         `json:"storage_used_bytes"`
 	StorageQuota *int64         `json:"storage_quota_bytes"`
+	// RestartPending: it runs with a config older than the one in force
+	// (a reload changed its service); `ten restart` applies it.
+	RestartPending bool `json:"restart_pending,omitempty"`
+	// Orphaned: its service is no longer configured; it keeps running
+	// until stopped or deleted, and is never woken.
+	Orphaned bool `json:"orphaned,omitempty"`
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.

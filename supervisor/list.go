@@ -76,7 +76,9 @@ func (s *Supervisor) List(opts ListOptions) ([]Info, names.Instance) {
 			break
 		}
 		i := in.snapshot(now, s.dataDir(in.name))
+		f := s.flags(in)
 		in.mu.Unlock()
+		i.RestartPending, i.Orphaned = f.RestartPending, f.Orphaned
 		fillUsage(&i, acct)
 		out = append(out, i)
 	}
@@ -91,7 +93,9 @@ func (s *Supervisor) Get(ctx context.Context, n names.Instance) (Info, error) {
 	}
 	in.mu.Lock()
 	i := in.snapshot(time.Now(), s.dataDir(in.name))
+	f := s.flags(in)
 	in.mu.Unlock()
+	i.RestartPending, i.Orphaned = f.RestartPending, f.Orphaned
 	fillUsage(&i, s.accounting(true))
 	return i, nil
 }

@@ -26,6 +26,17 @@ func newPorts(lo, hi int) *ports {
 	return &ports{lo: lo, hi: hi, next: lo, used: map[int]names.Instance{}}
 }
 
+// setRange changes the range new ports come from (a reload); ports held
+// stay held.
+func (p *ports) setRange(lo, hi int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lo, p.hi = lo, hi
+	if p.next < lo || p.next > hi {
+		p.next = lo
+	}
+}
+
 // take records that n holds port (a port found in an adopted unit).
 func (p *ports) take(port int, n names.Instance) {
 	p.mu.Lock()

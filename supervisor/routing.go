@@ -16,7 +16,7 @@ import (
 // failed (an asleep one may be chosen, and is then woken). With none, it is
 // an ErrNotFound error, and nothing is woken.
 func (s *Supervisor) Pick(service string) (names.Instance, error) {
-	if s.cfg.Services[service] == nil {
+	if s.config().Services[service] == nil {
 		return names.Instance{}, fmt.Errorf("%w: service %q", errdefs.ErrNotFound, service)
 	}
 	return s.router.Pick(service, s.pickable)

@@ -57,6 +57,10 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, wake bool) erro
 			}
 			continue
 		case StateAsleep:
+			if in.orphaned {
+				in.mu.Unlock()
+				return fmt.Errorf("%w: %s: service %q is no longer configured (the instance is orphaned: ten delete it)", errdefs.ErrNotFound, in.name, in.name.Service)
+			}
 			s.beginStart(in, true, wake)
 		}
 		o := in.start // starting: a start is always in progress
@@ -149,7 +153,7 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 	if cleanup {
 		// Do not leave a half-started unit behind; waiters learn the
 		// outcome once it is gone.
-		if serr := s.stopInst(context.WithoutCancel(s.life), in, false); serr != nil {
+		if serr := s.stopInst(context.WithoutCancel(s.life), in, false, false); serr != nil {
 			s.log.Error("stop after failed start", "instance", in.name.String(), "err", serr)
 		}
 	}
@@ -197,10 +201,14 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.render(in, svc, port)
+	fp := s.cfg.Load().prints[in.name.Service]
+	u, err := s.render(in, svc, port, fp)
 	if err != nil {
 		return err
 	}
+	in.mu.Lock()
+	in.runPrint = fp
+	in.mu.Unlock()
 	if err := s.prepareDataDir(in, u.DataDir, svc); err != nil {
 		return err
 	}
@@ -335,22 +343,22 @@ func (s *Supervisor) waitUnloaded(ctx context.Context, in *inst, unit string) er
 }
 
 // render resolves the command and renders the units.
-func (s *Supervisor) render(in *inst, svc *config.Service, port int) (units.Units, error) {
-	argv, err := svc.Argv(svc.InstanceVars(in.name.Service, in.name.ID, s.cfg.Settings.DataDir, port))
+func (s *Supervisor) render(in *inst, svc *config.Service, port int, fp string) (units.Units, error) {
+	argv, err := svc.Argv(svc.InstanceVars(in.name.Service, in.name.ID, s.config().Settings.DataDir, port))
 	if err != nil {
 		return units.Units{}, fmt.Errorf("%w: %s: %w", errdefs.ErrInvalid, in.name, err)
 	}
-	if argv[0], err = config.ResolveProgram(argv[0], s.cfg.Path); err != nil {
+	if argv[0], err = config.ResolveProgram(argv[0], s.config().Path); err != nil {
 		return units.Units{}, fmt.Errorf("%s: %w", in.name, err)
 	}
-	creds, err := credentials(s.cfg.Settings.CredentialsDir, in.name, s.log)
+	creds, err := credentials(s.config().Settings.CredentialsDir, in.name, s.log)
 	if err != nil {
 		return units.Units{}, err
 	}
 	return units.Render(units.Spec{
-		Instance: in.name, Service: svc, Settings: &s.cfg.Settings, Port: port,
+		Instance: in.name, Service: svc, Settings: &s.config().Settings, Port: port,
 		Argv: argv, Marker: s.marker, Wrapper: s.wrapper,
-		ConfigPath: s.cfg.Path, Credentials: creds,
+		ConfigPath: s.config().Path, Credentials: creds, ConfigPrint: fp,
 	})
 }
 

@@ -21,7 +21,7 @@ func (s *Supervisor) Stop(ctx context.Context, n names.Instance) error {
 	if err != nil {
 		return err
 	}
-	return s.stopInst(ctx, in, true)
+	return s.stopInst(ctx, in, true, false)
 }
 
 // Restart stops and starts an instance with its current config, clearing a
@@ -31,7 +31,7 @@ func (s *Supervisor) Restart(ctx context.Context, n names.Instance) (Info, error
 	if err != nil {
 		return Info{}, err
 	}
-	if err := s.stopInst(ctx, in, false); err != nil {
+	if err := s.stopInst(ctx, in, false, true); err != nil {
 		return Info{}, err
 	}
 	s.obs.Restarted(n, "user")
@@ -60,7 +60,7 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 	if err != nil {
 		return err
 	}
-	if err := s.stopInst(ctx, in, true); err != nil {
+	if err := s.stopInst(ctx, in, true, false); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -89,8 +89,10 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 // stopInst stops the instance's service unit, and with full its socket
 // unit too (an idle stop keeps the socket listening, so the kernel queues
 // the next connection, and the socket keeps the port). It waits for a stop
-// already in progress.
-func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
+// already in progress. With drain, the requests in flight end first (up to
+// stop_timeout) while new ones wait for the stop, and then the wake after
+// it: a restart fails no request.
+func (s *Supervisor) stopInst(ctx context.Context, in *inst, full, drain bool) error {
 	in.mu.Lock()
 	for in.state == StateStopping {
 		o := in.stop
@@ -115,6 +117,9 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full bool) error {
 	svc, socketUp := in.svc, in.sockUp
 	in.mu.Unlock()
 
+	if drain {
+		s.drain(ctx, in, svc.StopTimeout.D())
+	}
 	err := s.sd.Stop(ctx, in.unit)
 	if err == nil && (prev == StateFailed || (socketUp && !full)) {
 		// A failed unit is let go; the service of a socket that stays
@@ -216,7 +221,7 @@ func (s *Supervisor) idleCheck(in *inst, gen uint64) {
 	s.log.Info("instance idle; putting it to sleep", "instance", in.name.String(), "idle_timeout", idle)
 	// The socket (if any) stays: the next connection is queued by the
 	// kernel and wakes the service.
-	if err := s.stopInst(context.WithoutCancel(s.life), in, in.svc.Activation != config.ActivationSocket); err != nil {
+	if err := s.stopInst(context.WithoutCancel(s.life), in, in.svc.Activation != config.ActivationSocket, false); err != nil {
 		s.log.Error("idle stop failed", "instance", in.name.String(), "err", err)
 		return
 	}
@@ -252,4 +257,19 @@ func (s *Supervisor) update(in *inst, f func(*store.Instance)) error {
 	in.rec = rec
 	in.mu.Unlock()
 	return nil
+}
+
+// drain waits until no request, stream or upgraded connection holds the
+// instance (its state is stopping, so new ones wait), at most max.
+func (s *Supervisor) drain(ctx context.Context, in *inst, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		in.mu.Lock()
+		n := in.inflight
+		in.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -59,7 +59,7 @@ func storageEvery(healthInterval time.Duration) time.Duration {
 // instances that run (or changed state since their last measurement): one
 // goroutine for all of them, and an asleep instance costs one comparison.
 func (s *Supervisor) storageLoop() {
-	t := time.NewTicker(storageEvery(s.cfg.Settings.HealthCheckInterval.D()))
+	t := time.NewTicker(storageEvery(s.config().Settings.HealthCheckInterval.D()))
 	defer t.Stop()
 	for {
 		s.measureAll()

@@ -102,7 +102,7 @@ type Observer interface {
 
 // Supervisor keeps the instances of one daemon.
 type Supervisor struct {
-	cfg     *config.Config
+	cfg     atomic.Pointer[configState] // swapped by Reload; read with config()
 	sd      Systemd
 	store   Store
 	log     *slog.Logger
@@ -156,7 +156,6 @@ func New(o Options) (*Supervisor, error) {
 	lo, hi := o.Config.Settings.PortBounds()
 	life, end := context.WithCancel(context.Background())
 	s := &Supervisor{
-		cfg:     o.Config,
 		sd:      o.Systemd,
 		store:   o.Store,
 		log:     o.Log.With("component", "supervisor"),
@@ -172,6 +171,7 @@ func New(o Options) (*Supervisor, error) {
 		insts:   map[names.Instance]*inst{},
 		counts:  map[string]int{},
 	}
+	s.cfg.Store(newConfigState(o.Config, nil))
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -251,12 +251,16 @@ func (s *Supervisor) load() error {
 	s.mu.Lock()
 	for _, rec := range recs {
 		n := rec.Name()
-		svc := s.cfg.Services[n.Service]
-		if svc == nil {
-			s.log.Warn("known instance of a service no longer configured; it stays asleep", "instance", n.String())
-			continue
+		svc := s.config().Services[n.Service]
+		orphaned := svc == nil
+		if orphaned {
+			// Listed as orphaned, adopted if it runs, stopped and
+			// deleted on request; never woken.
+			s.log.Warn("known instance of a service no longer configured: orphaned until deleted", "instance", n.String())
+			svc = &config.Service{}
 		}
 		in := s.newInst(n, svc, rec)
+		in.orphaned = orphaned
 		if rec.Failed {
 			in.state, in.reason = StateFailed, rec.FailedReason
 		}
@@ -265,7 +269,7 @@ func (s *Supervisor) load() error {
 	}
 	s.mu.Unlock()
 	for _, rec := range recs {
-		if s.cfg.Services[rec.Service] != nil {
+		if s.config().Services[rec.Service] != nil {
 			s.router.Set(rec.Name(), rec.Weight)
 		}
 	}
@@ -279,14 +283,14 @@ func (s *Supervisor) newInst(n names.Instance, svc *config.Service, rec store.In
 
 // spawnConfigured starts the [instances] of the config, concurrently.
 func (s *Supervisor) spawnConfigured() {
-	for svc, ids := range s.cfg.Instances {
+	for svc, ids := range s.config().Instances {
 		for _, id := range ids {
 			n, err := names.New(svc, id)
 			if err != nil {
 				continue // config validation already rejected it
 			}
 			s.spawn(func() {
-				ctx, cancel := context.WithTimeout(s.life, s.cfg.Services[svc].StartupTimeout.D()+30*time.Second)
+				ctx, cancel := context.WithTimeout(s.life, s.config().Services[svc].StartupTimeout.D()+30*time.Second)
 				defer cancel()
 				if _, err := s.Spawn(ctx, n); err != nil && s.life.Err() == nil {
 					s.log.Error("configured instance did not start", "instance", n.String(), "err", err)
@@ -295,6 +299,9 @@ func (s *Supervisor) spawnConfigured() {
 		}
 	}
 }
+
+// config returns the config in force (a reload swaps it).
+func (s *Supervisor) config() *config.Config { return s.cfg.Load().cfg }
 
 // lookup returns a known instance or nil.
 func (s *Supervisor) lookup(n names.Instance) *inst {
@@ -313,17 +320,19 @@ func (s *Supervisor) known(n names.Instance) (*inst, error) {
 	if in := s.lookup(n); in != nil {
 		return in, nil
 	}
-	if s.cfg.Services[n.Service] == nil {
+	if s.config().Services[n.Service] == nil {
 		return nil, fmt.Errorf("%w: service %q is not configured", errdefs.ErrNotFound, n.Service)
 	}
 	return nil, fmt.Errorf("%w: instance %s", errdefs.ErrNotFound, n)
 }
 
-// ServiceConfig returns a service's config, or nil.
-func (s *Supervisor) ServiceConfig(service string) *config.Service { return s.cfg.Services[service] }
+// ServiceConfig returns a service's config, or nil. A service a reload
+// removed keeps its last config while its orphaned instances run, so that
+// they keep serving until stopped or deleted.
+func (s *Supervisor) ServiceConfig(service string) *config.Service { return s.cfg.Load().service(service) }
 
 func (s *Supervisor) dataDir(n names.Instance) string {
-	return units.DataDir(s.cfg.Settings.DataDir, n)
+	return units.DataDir(s.config().Settings.DataDir, n)
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -143,7 +143,7 @@ func TestUnservedInstanceIsForgottenWhenItSleeps(t *testing.T) {
 	})
 	for _, n := range []names.Instance{quiet, served} {
 		in := s.lookup(n)
-		s.stopInst(ctx, in, true)
+		s.stopInst(ctx, in, true, false)
 		s.forgetUnserved(in)
 	}
 	if s.Known(quiet) {

@@ -8,6 +8,10 @@ import "strings"
 // two daemons on one host never touch each other's tenants.
 const MarkerVar = "TENEMENT_DAEMON"
 
+// ConfigPrintVar carries the fingerprint of the config a unit was rendered
+// from (Spec.ConfigPrint).
+const ConfigPrintVar = "TENEMENT_RUN_CONFIG"
+
 // MarkerEnv returns the environment entry that carries marker.
 func MarkerEnv(marker string) string { return MarkerVar + "=" + marker }
 

@@ -35,6 +35,11 @@ type Spec struct {
 	// Marker is the daemon's marker: units carry it in TENEMENT_DAEMON=, and
 	// a daemon adopts only units with its own marker.
 	Marker string
+	// ConfigPrint is the fingerprint of the config the unit is rendered
+	// from (TENEMENT_RUN_CONFIG=): after a reload, or a daemon restart with
+	// a changed config, a running instance whose print differs is
+	// restart-pending.
+	ConfigPrint string
 	// Wrapper is the absolute path of the isolation wrapper (ten-isolate,
 	// or ten itself: isolation.WrapperPath). Every level runs its port
 	// guard; namespace and sandbox also wrap the app.
@@ -178,6 +183,9 @@ func environment(s Spec, dataDir string) []string {
 		"TENEMENT_SERVICE=" + n.Service,
 		"TENEMENT_ID=" + n.ID,
 		MarkerEnv(s.Marker),
+	}
+	if s.ConfigPrint != "" {
+		env = append(env, ConfigPrintVar+"="+s.ConfigPrint)
 	}
 	return append(env, s.Service.Environ(v)...)
 }

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/config"
 )
 
@@ -37,6 +40,50 @@ func (a *app) configCmd() *cobra.Command {
 			return nil
 		},
 	})
+	var reloadJSON bool
+	reload := &cobra.Command{
+		Use:   "reload",
+		Short: "Make the daemon reload its config file without a restart (what systemctl reload tenement runs)",
+		Long: `Make the daemon reload its config file. A config that does not load, or fails
+what ten config check checks, is refused with its one-line error (the exit
+status is non-zero) and the previous config stays in force. Added services
+work at once; changed ones apply at each instance's next start (running ones
+are marked restart pending: ten restart SERVICE applies it one instance at a
+time); the instances of removed services keep running as orphaned until
+stopped or deleted. Settings only a restart applies are named.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+			defer cancel()
+			r, err := c.ReloadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			if reloadJSON {
+				return a.printJSON(r)
+			}
+			a.printf("Reloaded the config\n")
+			for _, l := range []struct {
+				what string
+				list []string
+			}{
+				{"added services", r.Added}, {"changed services", r.Changed}, {"removed services", r.Removed},
+				{"restart pending (ten restart SERVICE)", r.RestartPending}, {"orphaned (stop or delete them)", r.Orphaned},
+				{"changed settings that take effect at the next restart", r.NeedsRestart},
+			} {
+				if len(l.list) > 0 {
+					a.printf("  %s: %s\n", l.what, strings.Join(l.list, ", "))
+				}
+			}
+			return nil
+		},
+	}
+	reload.Flags().BoolVar(&reloadJSON, "json", false, "print JSON")
+	cmd.AddCommand(reload)
 	var asJSON bool
 	show := &cobra.Command{
 		Use:   "show",

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,17 +63,59 @@ func (a *app) stopCmd() *cobra.Command {
 
 func (a *app) restartCmd() *cobra.Command {
 	var asJSON bool
-	cmd := a.instanceCmd("restart", "Restart an instance (also brings a failed one back)", func(ctx context.Context, c *client.Client, n names.Instance) error {
-		r, err := c.Restart(ctx, n)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return a.printJSON(r)
-		}
-		a.printf("Restarted %s\n", r.Instance)
-		return nil
-	})
+	cmd := &cobra.Command{
+		Use:   "restart SERVICE:ID | SERVICE",
+		Short: "Restart an instance (also brings a failed one back), or every running instance of a service, one at a time",
+		Long: `Restart an instance with the config in force (a failed one comes back).
+
+With a service name, restart the service's running instances one at a time:
+each is drained of its requests (new ones wait), stopped, started and waited
+for until ready before the next, so the service keeps answering. This is how
+a changed config (a reload marks running instances "restart pending")
+reaches running instances. Asleep instances take the new config when they
+wake. It stops at the first instance that does not get ready.`,
+		Args: exactArgs(1, "one instance, SERVICE:ID, or a service, SERVICE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !strings.Contains(args[0], ":") {
+				if err := names.ValidateService(args[0]); err != nil {
+					return err
+				}
+			} else if _, err := instanceArg(args[0]); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(args[0], ":") {
+				// One instance at a time: as long as the service takes.
+				r, err := c.RestartService(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return a.printJSON(r)
+				}
+				a.printf("Restarted %d running instances of %s, one at a time\n", len(r.Restarted), r.Service)
+				for _, n := range r.Restarted {
+					a.printf("  %s\n", n)
+				}
+				return nil
+			}
+			n, _ := instanceArg(args[0])
+			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+			defer cancel()
+			r, err := c.Restart(ctx, n)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(r)
+			}
+			a.printf("Restarted %s\n", r.Instance)
+			return nil
+		},
+	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
