@@ -329,7 +329,9 @@ func (s *Supervisor) known(n names.Instance) (*inst, error) {
 // ServiceConfig returns a service's config, or nil. A service a reload
 // removed keeps its last config while its orphaned instances run, so that
 // they keep serving until stopped or deleted.
-func (s *Supervisor) ServiceConfig(service string) *config.Service { return s.cfg.Load().service(service) }
+func (s *Supervisor) ServiceConfig(service string) *config.Service {
+	return s.cfg.Load().service(service)
+}
 
 func (s *Supervisor) dataDir(n names.Instance) string {
 	return units.DataDir(s.config().Settings.DataDir, n)
