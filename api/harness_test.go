@@ -41,6 +41,9 @@ func (f *fakeSystemd) StartTransient(context.Context, string, []units.Property, 
 func (f *fakeSystemd) Start(context.Context, string) error       { return nil }
 func (f *fakeSystemd) Stop(context.Context, string) error        { return nil }
 func (f *fakeSystemd) ResetFailed(context.Context, string) error { return nil }
+func (f *fakeSystemd) SetProperties(context.Context, string, []units.Property) error {
+	return nil
+}
 
 func (f *fakeSystemd) State(_ context.Context, name string) (dbusapi.UnitState, error) {
 	f.states.Add(1)

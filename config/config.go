@@ -13,6 +13,7 @@ package config
 
 import (
 	"net/netip"
+	"regexp"
 )
 
 // Default paths and values. Every field's comment names its default too.
@@ -259,6 +260,55 @@ type Service struct {
 	// creation past it is refused (a request that would create one gets
 	// 429). 0 means no limit. Default 0.
 	MaxInstances int `toml:"max_instances" json:"max_instances"`
+
+	// Wake and sleep policy (policy.go).
+
+	// ProbePaths are paths that, while an instance is asleep, tenement
+	// answers itself (200, a small JSON body) without waking it; while it
+	// is awake they are proxied. Exact paths. Neither counts as activity.
+	// Default: none.
+	ProbePaths []string `toml:"probe_paths" json:"probe_paths"`
+	// NoWakeUserAgents are regular expressions: a request whose
+	// User-Agent matches one never wakes an instance (503 with
+	// Retry-After while it sleeps) and never counts as activity.
+	// Default: none.
+	NoWakeUserAgents []string `toml:"no_wake_user_agents" json:"no_wake_user_agents"`
+	// Wake is how a request that finds its instance asleep is answered:
+	// "hold" (held until ready), "page" (a browser's GET gets a small
+	// self-refreshing page at once; other requests are held) or
+	// "background" (503 with Retry-After at once; the instance starts).
+	// Default "hold".
+	Wake string `toml:"wake" json:"wake"`
+	// ServerTiming adds "Server-Timing: wake;dur=<ms>" to the answer of a
+	// request that caused or waited for a wake. Default true.
+	ServerTiming *bool `toml:"server_timing" json:"server_timing"`
+	// KeepAwake lists windows during which the service's instances are
+	// not put to sleep, in the server's local time: "mon-fri 08:00-18:00",
+	// "sat 10:00-12:00", "daily 00:00-06:00". Default: none.
+	KeepAwake []string `toml:"keep_awake" json:"keep_awake"`
+	// KeepAwakeWake wakes every registered instance of the service at the
+	// start of each keep_awake window. Default false.
+	KeepAwakeWake bool `toml:"keep_awake_wake" json:"keep_awake_wake"`
+	// StreamIdleTimeout: an open WebSocket or server-sent events stream
+	// keeps its instance awake only while bytes flowed within this time.
+	// 0 keeps it awake as long as the stream is open. Default 0.
+	StreamIdleTimeout Duration `toml:"stream_idle_timeout" json:"stream_idle_timeout"`
+	// IdleAction is what idle_timeout does: "stop" (the instance sleeps;
+	// the next request wakes it) or "throttle" (it keeps running with
+	// lowered CPU and memory, restored on the next request: no cold
+	// start). Default "stop".
+	IdleAction string `toml:"idle_action" json:"idle_action"`
+	// ThrottleCPUPercent is the CPUQuota= of a throttled instance, in
+	// percent of one CPU. Default 5.
+	ThrottleCPUPercent int `toml:"throttle_cpu_percent" json:"throttle_cpu_percent"`
+	// ThrottleMemoryHighMB is the MemoryHigh= of a throttled instance in
+	// MiB (the kernel reclaims above it); 0 leaves memory alone.
+	// Default 0.
+	ThrottleMemoryHighMB int `toml:"throttle_memory_high_mb" json:"throttle_memory_high_mb"`
+
+	noWake   []*regexp.Regexp // compiled NoWakeUserAgents
+	windows  []Window         // parsed KeepAwake
+	probeSet map[string]bool
 }
 
 // PortRange returns the inclusive tenant port range.

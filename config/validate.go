@@ -54,6 +54,9 @@ func (c *Config) setDefaults(defined func(key ...string) bool) {
 		setStr(&svc.Activation, ActivationProxy)
 		setStr(&svc.Network, NetworkHost)
 		setStr(&svc.Restart, RestartOnFailure)
+		setStr(&svc.Wake, WakeHold)
+		setStr(&svc.IdleAction, IdleStop)
+		setInt(&svc.ThrottleCPUPercent, 5)
 		if !defined("service", name, "cpu_shares") {
 			svc.CPUShares = 100
 		}
@@ -296,6 +299,7 @@ func (s *Service) validate(p *problems, key, cfgPath string) {
 	if s.Tasks() < 0 {
 		p.add(key+".tasks_max", "%d: want 0 (systemd's default) or more", s.Tasks())
 	}
+	s.validatePolicy(p, key)
 	if s.MaxInstances < 0 {
 		p.add(key+".max_instances", "%d: want 0 (no limit) or more", s.MaxInstances)
 	}

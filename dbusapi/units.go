@@ -237,3 +237,17 @@ func (c *Conn) WaitUnloaded(ctx context.Context, name string) error {
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
+
+// SetProperties changes properties of a running unit at runtime only
+// (until it stops: systemctl set-property --runtime), e.g. lowered CPU and
+// memory of an idle instance.
+func (c *Conn) SetProperties(ctx context.Context, name string, props []units.Property) error {
+	p, err := convertAll(props)
+	if err != nil {
+		return fmt.Errorf("set properties of %s: %w", name, err)
+	}
+	if err := c.do(ctx, func(sc *sd.Conn) error { return sc.SetUnitPropertiesContext(ctx, name, true, p...) }); err != nil {
+		return fmt.Errorf("set properties of %s: %w", name, err)
+	}
+	return nil
+}

@@ -165,7 +165,7 @@ func (r *Registry) Request(n names.Instance, status int, d time.Duration) {
 }
 
 // Woke records a wake (supervisor.Observer).
-func (r *Registry) Woke(n names.Instance, d time.Duration, err error) {
+func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -186,6 +186,9 @@ func (r *Registry) Woke(n names.Instance, d time.Duration, err error) {
 		a.recent = a.recent[len(a.recent)-maxRecentWakes:]
 	}
 }
+
+// Slept records how long an instance was asleep (supervisor.Observer).
+func (r *Registry) Slept(n names.Instance, d time.Duration) {}
 
 // Restarted records a restart (supervisor.Observer).
 func (r *Registry) Restarted(n names.Instance, reason string) {

@@ -120,8 +120,8 @@ func one(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[s
 func TestRequestsAndWakes(t *testing.T) {
 	alice := inst("web:alice")
 	r, _, _ := newTestRegistry(t, info("web:alice", supervisor.StateRunning))
-	r.Woke(alice, 300*time.Millisecond, nil)
-	r.Woke(alice, 2*time.Second, errors.New("did not start"))
+	r.Woke(alice, supervisor.CauseRequest, 300*time.Millisecond, nil)
+	r.Woke(alice, supervisor.CauseRequest, 2*time.Second, errors.New("did not start"))
 	r.Request(alice, 200, 310*time.Millisecond)
 	r.Request(alice, 204, 2*time.Millisecond)
 	r.Request(alice, 503, 10*time.Second)
@@ -230,7 +230,7 @@ func TestTenantScope(t *testing.T) {
 	r, _, _ := newTestRegistry(t, info("web:alice", supervisor.StateRunning), info("web:bob", supervisor.StateRunning), info("api:alice", supervisor.StateAsleep))
 	r.Request(inst("web:alice"), 200, time.Millisecond)
 	r.Request(inst("web:bob"), 200, time.Millisecond)
-	r.Woke(inst("web:bob"), time.Second, nil)
+	r.Woke(inst("web:bob"), supervisor.CauseRequest, time.Second, nil)
 	_ = r.Systemd(nil).(*countedSystemd).count("stop", errors.New("job failed"))
 
 	all := scrape(t, r, nil)
@@ -273,7 +273,7 @@ func TestDeletedRemovesSeries(t *testing.T) {
 	alice, bob := inst("web:alice"), inst("web:bob")
 	r, src, clk := newTestRegistry(t, info("web:alice", supervisor.StateRunning), info("web:bob", supervisor.StateRunning))
 	for _, n := range []names.Instance{alice, bob} {
-		r.Woke(n, time.Second, nil)
+		r.Woke(n, supervisor.CauseRequest, time.Second, nil)
 		r.Request(n, 200, time.Millisecond)
 		r.Restarted(n, "user")
 	}
@@ -326,9 +326,9 @@ func TestUnknownInstancesMakeNoSeries(t *testing.T) {
 func TestActivityWindow(t *testing.T) {
 	alice := inst("web:alice")
 	r, _, clk := newTestRegistry(t, info("web:alice", supervisor.StateRunning))
-	r.Woke(alice, time.Second, nil)
+	r.Woke(alice, supervisor.CauseRequest, time.Second, nil)
 	clk.add(45 * time.Second)
-	r.Woke(alice, time.Second, errors.New("no"))
+	r.Woke(alice, supervisor.CauseRequest, time.Second, errors.New("no"))
 	r.Request(alice, 200, time.Millisecond)
 	got := r.Activity()[alice]
 	if want := (Activity{Requests: 1, Wakes: 2, WakeErrors: 1, RecentWakes: 2}); got != want {

@@ -33,6 +33,9 @@ type Instance struct {
 	// when it goes to sleep or fails.
 	ByRequest bool `json:"by_request,omitempty"`
 	Served    bool `json:"served,omitempty"`
+	// KeepAwakeUntil keeps the instance from sleeping until then (ten
+	// keep-awake).
+	KeepAwakeUntil time.Time `json:"keep_awake_until,omitzero"`
 }
 
 // Name returns the instance's name.

@@ -299,7 +299,7 @@ func (s *Supervisor) apply(in *inst) effects {
 		case in.restarting || active == dbusapi.Activating:
 			s.log.Warn("instance crashed; systemd is restarting it", "instance", in.name.String(), "result", u.Result)
 			in.endRun()
-			s.beginStart(in, false, false)
+			s.beginStart(in, false, "")
 		case active == dbusapi.Failed && in.finalFail:
 			eff.failReason = failedReason(in, u)
 			in.endRun()
@@ -316,7 +316,7 @@ func (s *Supervisor) apply(in *inst) effects {
 		// Socket activation: a connection started the service.
 		if in.svc.Activation == config.ActivationSocket && in.sockUp && (active == dbusapi.Activating || active == dbusapi.Active) {
 			in.lastWake = time.Now()
-			s.beginStart(in, false, true)
+			s.beginStart(in, false, CauseRequest)
 		}
 	case StateFailed:
 		if active == dbusapi.Inactive {
@@ -420,7 +420,7 @@ func (s *Supervisor) adoptState(in *inst, u dbusapi.Unit) {
 		s.beginRun(in)
 	case dbusapi.Activating:
 		in.restarting = u.SubState == dbusapi.SubAutoRestart
-		s.beginStart(in, false, false)
+		s.beginStart(in, false, "")
 	case dbusapi.Failed:
 		in.state = StateFailed
 		if in.reason == "" {

@@ -32,6 +32,7 @@ type fakeSystemd struct {
 	starts map[string]int
 	stops  map[string]int
 	calls  map[string]int // State and Snapshot calls: reads per instance
+	set    []string       // SetProperties calls, formatted
 }
 
 type fakeUnit struct {
@@ -136,6 +137,13 @@ func (f *fakeSystemd) crash(name string) {
 }
 
 func (f *fakeSystemd) ResetFailed(ctx context.Context, name string) error { return nil }
+
+func (f *fakeSystemd) SetProperties(ctx context.Context, name string, props []units.Property) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.set = append(f.set, units.Format(props))
+	return nil
+}
 
 func (f *fakeSystemd) State(ctx context.Context, name string) (dbusapi.UnitState, error) {
 	f.mu.Lock()

@@ -127,7 +127,7 @@ func (s *Supervisor) healthRestart(in *inst, gen uint64) {
 			s.log.Error("health restart: stop failed", "instance", in.name.String(), "err", err)
 			return
 		}
-		err := s.awaitRunning(ctx, in, false)
+		err := s.awaitRunning(ctx, in, "")
 		if err == nil {
 			return
 		}

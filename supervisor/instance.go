@@ -117,10 +117,14 @@ type inst struct {
 	orphaned bool
 	runPrint string
 
-	inflight   int       // requests and streams the proxy holds
-	lastActive time.Time // end of the last request, or when it woke
-	lastWake   time.Time
-	since      time.Time // running since
+	inflight    int                     // requests the proxy holds
+	streams     map[*streamRef]struct{} // open streams (lease.go)
+	throttled   bool                    // idle_action = "throttle" lowered it
+	keepUntil   time.Time               // keep-awake of its own (KeepAwake)
+	asleepSince time.Time               // when it last went to sleep
+	lastActive  time.Time               // end of the last request, or when it woke
+	lastWake    time.Time
+	since       time.Time // running since
 
 	healthRestarts []time.Time // daemon restarts inside the restart window
 	gen            uint64      // bumped when a run ends: its loops and timers quit
@@ -171,6 +175,12 @@ type Info struct {
 	// Orphaned: its service is no longer configured; it keeps running
 	// until stopped or deleted, and is never woken.
 	Orphaned bool `json:"orphaned,omitempty"`
+	// KeepAwakeUntil is when its keep-awake (its own, or its service's
+	// window now) ends; zero without one.
+	KeepAwakeUntil time.Time `json:"keep_awake_until,omitzero"`
+	// Throttled: idle, running with lowered CPU and memory
+	// (idle_action = "throttle") until the next request.
+	Throttled bool `json:"throttled,omitempty"`
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.
@@ -195,6 +205,13 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 	if in.port > 0 {
 		i.Listen = addr(in.port)
 	}
+	if now.Before(in.keepUntil) {
+		i.KeepAwakeUntil = in.keepUntil
+	}
+	if ok, until := in.svc.KeepAwakeAt(now); ok && until.After(i.KeepAwakeUntil) {
+		i.KeepAwakeUntil = until
+	}
+	i.Throttled = in.throttled
 	if in.state != StateRunning {
 		i.Health = HealthUnknown
 	}

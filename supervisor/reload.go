@@ -101,6 +101,10 @@ func (s *Supervisor) Reload(cfg *config.Config) (Reloaded, error) {
 	lo, hi := cfg.Settings.PortBounds()
 	s.ports.setRange(lo, hi)
 	s.cfg.Store(next)
+	select {
+	case s.rescheduled <- struct{}{}: // keep_awake windows may have changed
+	default:
+	}
 	for _, in := range s.all() {
 		in.mu.Lock()
 		if svc := cfg.Services[in.name.Service]; svc != nil {

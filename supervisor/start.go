@@ -16,25 +16,43 @@ import (
 	"github.com/tenement/tenement/units"
 )
 
+// Cause is why an instance wakes, for the wake metrics: a request (or a
+// connection to its socket), a spawn, a deploy, a keep-awake schedule. ""
+// is no wake: systemd restarting a crashed app, a user's restart.
+type Cause string
+
+// The causes of a wake.
+const (
+	CauseRequest  Cause = "request"
+	CauseSpawn    Cause = "spawn"
+	CauseDeploy   Cause = "deploy"
+	CauseSchedule Cause = "schedule"
+)
+
 // Spawn starts an instance, creating it when its service is configured, and
 // waits until it is ready (startup_timeout). Spawning a running instance
 // returns at once. A failed instance is not started: `ten restart` is the
 // way back from failed.
 func (s *Supervisor) Spawn(ctx context.Context, n names.Instance) (Info, error) {
+	return s.SpawnFor(ctx, n, CauseSpawn)
+}
+
+// SpawnFor is Spawn, counting a wake as cause.
+func (s *Supervisor) SpawnFor(ctx context.Context, n names.Instance, cause Cause) (Info, error) {
 	in, err := s.ensure(n)
 	if err != nil {
 		return Info{}, err
 	}
-	if err := s.awaitRunning(ctx, in, false); err != nil {
+	if err := s.awaitRunning(ctx, in, cause); err != nil {
 		return Info{}, err
 	}
 	return s.Get(ctx, n)
 }
 
 // awaitRunning waits until in is running, starting it once if it is asleep
-// (every concurrent caller shares that one start). A failed instance is an
-// ErrUnavailable error; wake marks a request-driven wait for the error text.
-func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, wake bool) error {
+// (every concurrent caller shares that one start, counted as a wake of
+// cause). A failed instance is an ErrUnavailable error.
+func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, cause Cause) error {
 	for {
 		in.mu.Lock()
 		switch in.state {
@@ -45,7 +63,7 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, wake bool) erro
 			reason := in.reason
 			in.mu.Unlock()
 			hint := "; `ten restart " + in.name.String() + "` starts it again"
-			if wake {
+			if cause == CauseRequest {
 				hint = ""
 			}
 			return fmt.Errorf("%w: %s has failed: %s%s", errdefs.ErrUnavailable, in.name, reason, hint)
@@ -61,7 +79,7 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, wake bool) erro
 				in.mu.Unlock()
 				return fmt.Errorf("%w: %s: service %q is no longer configured (the instance is orphaned: ten delete it)", errdefs.ErrNotFound, in.name, in.name.Service)
 			}
-			s.beginStart(in, true, wake)
+			s.beginStart(in, true, cause)
 		}
 		o := in.start // starting: a start is always in progress
 		in.mu.Unlock()
@@ -93,20 +111,24 @@ func wait(ctx context.Context, o *op, n names.Instance, what string) error {
 // beginStart moves in to starting and runs the start in the background,
 // bounded by startup_timeout and not by any one caller. With launch false
 // systemd is already (re)starting the unit and only readiness is awaited.
-// wake marks a start caused by a request (or a connection to the socket),
-// which the observer counts as a wake. The caller holds in.mu.
-func (s *Supervisor) beginStart(in *inst, launch, wake bool) {
+// A cause makes it a wake, which the observer counts. The caller holds
+// in.mu.
+func (s *Supervisor) beginStart(in *inst, launch bool, cause Cause) {
 	o := newOp()
 	ctx, cancel := context.WithTimeout(s.life, in.svc.StartupTimeout.D())
 	o.cancel = cancel
+	if cause != "" && !in.asleepSince.IsZero() {
+		s.obs.Slept(in.name, time.Since(in.asleepSince))
+		in.asleepSince = time.Time{}
+	}
 	in.start = o
 	in.state = StateStarting
 	in.health = HealthUnknown
 	in.fails = 0
-	s.spawn(func() { s.runStart(ctx, in, o, launch, wake) })
+	s.spawn(func() { s.runStart(ctx, in, o, launch, cause) })
 }
 
-func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake bool) {
+func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch bool, cause Cause) {
 	t0 := time.Now()
 	var err error
 	if launch {
@@ -167,8 +189,8 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch, wake
 	} else {
 		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
 	}
-	if wake {
-		s.obs.Woke(in.name, time.Since(t0), err)
+	if cause != "" {
+		s.obs.Woke(in.name, cause, time.Since(t0), err)
 	}
 }
 

@@ -47,7 +47,7 @@ func (s *Supervisor) Restart(ctx context.Context, n names.Instance) (Info, error
 	}
 	in.healthRestarts = nil
 	in.mu.Unlock()
-	if err := s.awaitRunning(ctx, in, false); err != nil {
+	if err := s.awaitRunning(ctx, in, ""); err != nil {
 		return Info{}, err
 	}
 	return s.Get(ctx, n)
@@ -120,6 +120,9 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full, drain bool) e
 	if drain {
 		s.drain(ctx, in, svc.StopTimeout.D())
 	}
+	if f := s.beforeStop.Load(); f != nil {
+		(*f)(in.name) // the proxy closes WebSockets with 1001 first
+	}
 	err := s.sd.Stop(ctx, in.unit)
 	if err == nil && (prev == StateFailed || (socketUp && !full)) {
 		// A failed unit is let go; the service of a socket that stays
@@ -161,9 +164,12 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full, drain bool) e
 	if full {
 		in.sockUp = false
 	}
-	in.owned, in.restarting = in.sockUp, false
+	in.owned, in.restarting, in.throttled = in.sockUp, false, false
 	if !in.owned {
 		s.freePort(in)
+	}
+	if in.state == StateAsleep {
+		in.asleepSince = time.Now()
 	}
 	in.mu.Unlock()
 	if err != nil {
@@ -198,30 +204,31 @@ func (in *inst) endRun() {
 	}
 }
 
-// idleCheck puts an instance to sleep when nothing has used it for its
-// idle_timeout; otherwise it checks again when that could first be true.
+// idleCheck puts an instance to sleep (or throttles it, idle_action =
+// "throttle") when nothing has used it for its idle_timeout (policy.go
+// says what counts); otherwise it checks again when that could first be
+// true.
 func (s *Supervisor) idleCheck(in *inst, gen uint64) {
 	in.mu.Lock()
-	if in.gen != gen || in.state != StateRunning {
+	if in.gen != gen || in.state != StateRunning || in.throttled {
 		in.mu.Unlock()
 		return
 	}
-	idle := in.svc.IdleTimeout.D()
-	if in.inflight > 0 {
-		in.idle = time.AfterFunc(idle, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
+	if wait := s.busyFor(in, time.Now()); wait > 0 {
+		in.idle = time.AfterFunc(wait, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
 		in.mu.Unlock()
 		return
 	}
-	if rest := idle - time.Since(in.lastActive); rest > 0 {
-		in.idle = time.AfterFunc(rest, func() { s.spawn(func() { s.idleCheck(in, gen) }) })
-		in.mu.Unlock()
-		return
-	}
+	svc := in.svc
 	in.mu.Unlock()
-	s.log.Info("instance idle; putting it to sleep", "instance", in.name.String(), "idle_timeout", idle)
+	if svc.IdleAction == config.IdleThrottle {
+		s.throttle(context.WithoutCancel(s.life), in, gen)
+		return
+	}
+	s.log.Info("instance idle; putting it to sleep", "instance", in.name.String(), "idle_timeout", svc.IdleTimeout)
 	// The socket (if any) stays: the next connection is queued by the
 	// kernel and wakes the service.
-	if err := s.stopInst(context.WithoutCancel(s.life), in, in.svc.Activation != config.ActivationSocket, false); err != nil {
+	if err := s.stopInst(context.WithoutCancel(s.life), in, svc.Activation != config.ActivationSocket, false); err != nil {
 		s.log.Error("idle stop failed", "instance", in.name.String(), "err", err)
 		return
 	}

@@ -42,6 +42,7 @@ import (
 // a start (another daemon's, or a stale one).
 type Systemd interface {
 	StartTransient(ctx context.Context, name string, props []units.Property, aux ...dbusapi.Aux) error
+	SetProperties(ctx context.Context, name string, props []units.Property) error
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
 	ResetFailed(ctx context.Context, name string) error
@@ -90,9 +91,11 @@ type Options struct {
 
 // Observer receives lifecycle events (for metrics); it must not block.
 type Observer interface {
-	// Woke reports a start caused by a request or a connection to the
-	// instance's socket: how long until it was ready, or why it failed.
-	Woke(n names.Instance, d time.Duration, err error)
+	// Woke reports a wake (a start of an asleep instance) and its cause:
+	// how long until it was ready, or why it failed.
+	Woke(n names.Instance, cause Cause, d time.Duration, err error)
+	// Slept reports how long an instance was asleep, when it wakes.
+	Slept(n names.Instance, d time.Duration)
 	// Restarted reports a restart: "crash" (by systemd), "unhealthy" (by
 	// the daemon) or "user".
 	Restarted(n names.Instance, reason string)
@@ -135,6 +138,10 @@ type Supervisor struct {
 	// launched is when a unit of this daemon last started (UnixNano): an
 	// accounting pass from before it lacks that unit.
 	launched atomic.Int64
+	// beforeStop runs before any instance's unit is stopped (policy.go).
+	beforeStop atomic.Pointer[func(names.Instance)]
+	// rescheduled tells scheduleLoop that a reload changed the windows.
+	rescheduled chan struct{}
 
 	mu     sync.RWMutex
 	insts  map[names.Instance]*inst
@@ -166,10 +173,12 @@ func New(o Options) (*Supervisor, error) {
 		life:    life,
 		endLife: end,
 		syncs:   make(chan chan struct{}),
-		ports:   newPorts(lo, hi),
-		router:  routing.New(),
-		insts:   map[names.Instance]*inst{},
-		counts:  map[string]int{},
+
+		rescheduled: make(chan struct{}, 1),
+		ports:       newPorts(lo, hi),
+		router:      routing.New(),
+		insts:       map[names.Instance]*inst{},
+		counts:      map[string]int{},
 	}
 	s.cfg.Store(newConfigState(o.Config, nil))
 	if s.obs == nil {
@@ -180,9 +189,10 @@ func New(o Options) (*Supervisor, error) {
 
 type nopObserver struct{}
 
-func (nopObserver) Woke(names.Instance, time.Duration, error) {}
-func (nopObserver) Restarted(names.Instance, string)          {}
-func (nopObserver) Deleted(names.Instance)                    {}
+func (nopObserver) Woke(names.Instance, Cause, time.Duration, error) {}
+func (nopObserver) Slept(names.Instance, time.Duration)              {}
+func (nopObserver) Restarted(names.Instance, string)                 {}
+func (nopObserver) Deleted(names.Instance)                           {}
 
 // Run loads the known instances, re-adopts this daemon's running units,
 // calls ready, starts the configured [instances], then follows systemd's
@@ -206,6 +216,7 @@ func (s *Supervisor) Run(ctx context.Context, ready func()) error {
 	}
 	s.spawn(s.spawnConfigured)
 	s.spawn(s.storageLoop)
+	s.spawn(s.scheduleLoop)
 	return s.loop(ctx, events)
 }
 
@@ -278,7 +289,7 @@ func (s *Supervisor) load() error {
 
 func (s *Supervisor) newInst(n names.Instance, svc *config.Service, rec store.Instance) *inst {
 	return &inst{name: n, unit: n.Unit(), svc: svc, rec: rec, state: StateAsleep, health: HealthUnknown,
-		lastPort: rec.Port, changed: make(chan struct{})}
+		lastPort: rec.Port, changed: make(chan struct{}), streams: map[*streamRef]struct{}{}, keepUntil: rec.KeepAwakeUntil}
 }
 
 // spawnConfigured starts the [instances] of the config, concurrently.
