@@ -120,7 +120,7 @@ func newTestAPI(t *testing.T, running ...string) *testAPI {
 			Environment: []string{fmt.Sprintf("PORT=%d", 21001+i), units.MarkerEnv(cfg.Settings.DataDir)}}
 	}
 	log := slog.New(slog.DiscardHandler)
-	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: sd, Store: st, Log: log, Wrapper: "/bin/true"})
+	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: sd, Store: st, Log: log, Wrapper: "/bin/true", DropInDir: "-"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,9 @@ func readProps(ctx context.Context, conn *godbus.Conn, units []Unit, list []list
 	}
 	for i := range units {
 		u := &units[i]
-		if u.LoadState != Loaded || !strings.HasSuffix(u.Name, ".service") {
+		// A unit whose configuration systemd could not load again (at a
+		// daemon-reload: "bad-setting", "error") may still run: read it.
+		if u.LoadState == NotFound || u.LoadState == "" || !strings.HasSuffix(u.Name, ".service") {
 			continue
 		}
 		obj := conn.Object(systemdName, list[i].Path)

@@ -184,6 +184,7 @@ func (e *e2e) upgrade(t *testing.T) {
 	code, body, err := request("GET", "alice.notes."+domain, "/notes", "")
 	if err != nil || code != 200 || !strings.Contains(body, "buy milk") {
 		t.Errorf("after the upgrade: %d %q %v", code, body, err)
+		t.Log(sh(t, "journalctl -u tenement.service -n 80 --no-pager -o cat"))
 	}
 }
 

@@ -186,7 +186,7 @@ func (s *Supervisor) resync(ctx context.Context) error {
 		}
 		if strings.HasSuffix(u.Name, ".socket") {
 			socks[n] = u
-		} else if u.LoadState == dbusapi.Loaded {
+		} else if isLoaded(u.LoadState) {
 			svcs[n] = u
 		}
 	}
@@ -203,7 +203,7 @@ func (s *Supervisor) resync(ctx context.Context) error {
 		sock, hasSock := socks[in.name]
 		in.mu.Lock()
 		in.svcUnit, in.svcLoaded = svc, loaded
-		in.sockUnit, in.sockLoaded = sock, hasSock && sock.LoadState == dbusapi.Loaded
+		in.sockUnit, in.sockLoaded = sock, hasSock && isLoaded(sock.LoadState)
 		in.sockUp = in.sockLoaded && sock.ActiveState == dbusapi.Active
 		var eff effects
 		if !in.owned && loaded && s.ours(svc) {
@@ -219,6 +219,11 @@ func (s *Supervisor) resync(ctx context.Context) error {
 	s.log.Info("in step with systemd", "units", len(snap.Units), "adopted", adopted)
 	return nil
 }
+
+// isLoaded reports whether systemd holds a unit: loaded, or loaded with a
+// bad setting (a unit keeps running when its configuration fails to load
+// again at a daemon-reload).
+func isLoaded(s dbusapi.LoadState) bool { return s != "" && s != dbusapi.NotFound }
 
 // ours reports whether a service unit carries this daemon's marker.
 func (s *Supervisor) ours(u dbusapi.Unit) bool {

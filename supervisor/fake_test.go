@@ -191,7 +191,7 @@ func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Superviso
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true"})
+	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true", DropInDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

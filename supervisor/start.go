@@ -234,6 +234,9 @@ func (s *Supervisor) launch(ctx context.Context, in *inst) error {
 	if err := s.prepareDataDir(in, u.DataDir, svc); err != nil {
 		return err
 	}
+	if err := s.writeDropIn(u); err != nil {
+		return err
+	}
 	if !socket {
 		return s.synced(ctx, s.startService(ctx, in, u))
 	}

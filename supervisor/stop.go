@@ -167,6 +167,7 @@ func (s *Supervisor) stopInst(ctx context.Context, in *inst, full, drain bool) e
 	in.owned, in.restarting, in.throttled = in.sockUp, false, false
 	if !in.owned {
 		s.freePort(in)
+		s.removeDropIn(in)
 	}
 	if in.state == StateAsleep {
 		in.asleepSince = time.Now()

@@ -87,6 +87,9 @@ type Options struct {
 	Observer Observer
 	// Accounting, if set, gives running instances their memory and CPU.
 	Accounting Accounting
+	// DropInDir is where the drop-ins of the units' commands go
+	// (dropin.go). Default DefaultDropInDir; "-" writes none.
+	DropInDir string
 }
 
 // Observer receives lifecycle events (for metrics); it must not block.
@@ -105,14 +108,15 @@ type Observer interface {
 
 // Supervisor keeps the instances of one daemon.
 type Supervisor struct {
-	cfg     atomic.Pointer[configState] // swapped by Reload; read with config()
-	sd      Systemd
-	store   Store
-	log     *slog.Logger
-	marker  string
-	wrapper string
-	obs     Observer
-	acct    Accounting
+	cfg       atomic.Pointer[configState] // swapped by Reload; read with config()
+	sd        Systemd
+	store     Store
+	log       *slog.Logger
+	marker    string
+	wrapper   string
+	dropInDir string
+	obs       Observer
+	acct      Accounting
 
 	// life is the supervisor's own lifetime (not a caller's): starts,
 	// stops and health loops run within it, whoever asked for them. It
@@ -153,6 +157,12 @@ func New(o Options) (*Supervisor, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	switch o.DropInDir {
+	case "":
+		o.DropInDir = DefaultDropInDir
+	case "-":
+		o.DropInDir = ""
+	}
 	if o.Wrapper == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -168,11 +178,13 @@ func New(o Options) (*Supervisor, error) {
 		log:     o.Log.With("component", "supervisor"),
 		marker:  o.Config.Settings.DataDir,
 		wrapper: o.Wrapper,
-		obs:     o.Observer,
-		acct:    o.Accounting,
-		life:    life,
-		endLife: end,
-		syncs:   make(chan chan struct{}),
+
+		dropInDir: o.DropInDir,
+		obs:       o.Observer,
+		acct:      o.Accounting,
+		life:      life,
+		endLife:   end,
+		syncs:     make(chan chan struct{}),
 
 		rescheduled: make(chan struct{}, 1),
 		ports:       newPorts(lo, hi),

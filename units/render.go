@@ -62,6 +62,10 @@ type Units struct {
 	DataDir       string
 	Environment   []string
 	ListenAddress string
+	// ExecDropIn restates the commands with flags in unit file syntax, for
+	// the drop-in the daemon writes next to the unit (dropin.go); "" when
+	// there are none.
+	ExecDropIn string
 }
 
 // DataDir returns the data dir of an instance: {data_dir}/{service}/{id}.
@@ -157,6 +161,7 @@ func Render(s Spec) (Units, error) {
 	}
 	p = append(p, level...)
 	u.Service = p
+	u.ExecDropIn = execDropIn(p)
 
 	if svc.Activation == config.ActivationSocket {
 		u.SocketName = n.SocketUnit()

@@ -118,6 +118,7 @@ func TestRenderGolden(t *testing.T) {
 			if u.Socket != nil {
 				got += "# " + u.SocketName + "\n" + Format(u.Socket)
 			}
+			got += "# " + u.ServiceName + ".d/" + DropInName + "\n" + u.ExecDropIn
 			golden(t, filepath.Join("testdata", tt.name+".golden"), got)
 		})
 	}
@@ -176,5 +177,20 @@ func TestRenderRejects(t *testing.T) {
 				t.Errorf("error does not name the instance: %v", err)
 			}
 		})
+	}
+}
+
+func TestQuoteArg(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":        `"plain"`,
+		"a b":          `"a b"`,
+		`say "hi"\n`:  `"say \"hi\"\\n"`,
+		"$HOME 100%":   `"$$HOME 100%%"`,
+		"line\nbreak": `"line\nbreak"`,
+		"\x01":        `"\x01"`,
+	} {
+		if got := quoteArg(in); got != want {
+			t.Errorf("quoteArg(%q) = %s, want %s", in, got, want)
+		}
 	}
 }

@@ -22,6 +22,9 @@ const (
 	// slip out from under a mount on the old one, as the kernel detaches
 	// a mount whose file is removed.
 	SystemBusDir = "/run/dbus"
+	// RuntimeUnitDir holds the drop-ins of every instance's commands
+	// (dropin.go): other tenants' command lines.
+	RuntimeUnitDir = "/run/systemd/system"
 )
 
 // sharedDirs are directories never hidden whole: a secret in one of them
@@ -62,6 +65,7 @@ func hiddenPaths(s Spec, dataDir, workdir string) []string {
 	h.file(filepath.Join(set.DataDir, store.FileName))
 	h.dir(set.CredentialsDir)
 	h.dir(TransientDir)
+	h.dir(RuntimeUnitDir)
 	h.dir(SystemBusDir)
 	return h.out
 }

@@ -25,14 +25,14 @@ func TestHiddenPaths(t *testing.T) {
 		{
 			name:   "packaged",
 			config: "/etc/tenement/tenement.toml",
-			want:   []string{"-/etc/tenement", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/dbus"},
+			want:   []string{"-/etc/tenement", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/systemd/system", "-/run/dbus"},
 		},
 		{
 			name:     "dedicated dirs elsewhere",
 			settings: `api_socket = "/run/ten-1/api.sock"` + "\n" + `credentials_dir = "/srv/secrets/creds"` + "\n" + `front_listen = "unix:/run/front/f.sock"`,
 			config:   "/opt/tenement/etc/tenement.toml",
 			want: []string{"-/etc/tenement", "-/opt/tenement/etc", "-/run/ten-1", "-/run/front", "-/var/lib/tenement/tenement.db",
-				"-/srv/secrets/creds", "-/run/systemd/transient", "-/run/dbus"},
+				"-/srv/secrets/creds", "-/run/systemd/transient", "-/run/systemd/system", "-/run/dbus"},
 		},
 		{
 			name:     "development dir with the app and its data",
@@ -40,19 +40,19 @@ func TestHiddenPaths(t *testing.T) {
 			config:   "/home/dev/site/tenement.toml",
 			argv:     []string{"/home/dev/site/app"},
 			want: []string{"-/etc/tenement", "-/home/dev/site/tenement.toml", "-/run/api.sock", "-/home/dev/site/data/tenement.db",
-				"-/run/systemd/transient", "-/run/dbus"},
+				"-/run/systemd/transient", "-/run/systemd/system", "-/run/dbus"},
 		},
 		{
 			name:     "config dir holds the program only",
 			settings: "",
 			config:   "/srv/site/tenement.toml",
 			argv:     []string{"/usr/bin/python3", "/srv/site/app.py"},
-			want:     []string{"-/etc/tenement", "-/srv/site/tenement.toml", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/dbus"},
+			want:     []string{"-/etc/tenement", "-/srv/site/tenement.toml", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/systemd/system", "-/run/dbus"},
 		},
 		{
 			name:   "config in a shared dir",
 			config: "/etc/tenement.toml",
-			want:   []string{"-/etc/tenement", "-/etc/tenement.toml", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/dbus"},
+			want:   []string{"-/etc/tenement", "-/etc/tenement.toml", "-/run/tenement", "-/var/lib/tenement/tenement.db", "-/run/systemd/transient", "-/run/systemd/system", "-/run/dbus"},
 		},
 	}
 	for _, tt := range tests {
