@@ -28,7 +28,6 @@ data_dir = "/var/lib/tenement"
 domain = "tenement.test"
 listen = ":8080"
 api_socket = "/run/tenement/api.sock"
-log_level = "debug"
 
 [service.notes]
 command = "/usr/bin/python3 /srv/notes/app.py"
