@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -187,14 +188,55 @@ func readAt(dirfd int, path string, buf []byte) ([]byte, error) {
 	}
 }
 
+// noOpenat2 is set once openat2 is refused: a system call filter that does
+// not know it (systemd 252's @system-service, in tenement.service) answers
+// ENOSYS or EPERM.
+var noOpenat2 atomic.Bool
+
 func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
-	for {
+	for !noOpenat2.Load() {
 		fd, err := unix.Openat2(dirfd, path, how)
-		if err == unix.EINTR || err == unix.EAGAIN { // EAGAIN: a rename raced the lookup
+		switch err {
+		case unix.EINTR, unix.EAGAIN: // EAGAIN: a rename raced the lookup
 			continue
+		case unix.ENOSYS, unix.EPERM:
+			noOpenat2.Store(true)
+		default:
+			return fd, err
 		}
-		return fd, err
 	}
+	return openBeneath(dirfd, path, int(how.Flags))
+}
+
+// openBeneath opens path below dirfd one component at a time with
+// O_NOFOLLOW, as openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS would:
+// no symbolic link is followed and ".." is refused.
+func openBeneath(dirfd int, path string, flags int) (int, error) {
+	parts := strings.Split(path, "/")
+	cur := dirfd
+	for i, part := range parts {
+		if part == "" || part == "." || part == ".." {
+			if cur != dirfd {
+				unix.Close(cur)
+			}
+			return -1, unix.EXDEV
+		}
+		f := unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if i < len(parts)-1 {
+			f |= unix.O_DIRECTORY | unix.O_RDONLY
+		} else {
+			f |= flags
+		}
+		fd, err := unix.Openat(cur, part, f, 0)
+		if cur != dirfd {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, err
+		}
+		cur = fd
+	}
+	return cur, nil
 }
 
 // listDirs returns the names of the directories in path below dirfd;
