@@ -97,6 +97,13 @@ isolation = "process"
 // instances ("service:id"); port i+1 of the range is the i-th's.
 func newTestAPI(t *testing.T, running ...string) *testAPI {
 	t.Helper()
+	return newTestAPIWith(t, running, nil)
+}
+
+// newTestAPIWith starts an API whose daemon adopts the given running
+// instances and the given failed ones.
+func newTestAPIWith(t *testing.T, running, failed []string) *testAPI {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse(filepath.Join(dir, "tenement.toml"), fmt.Appendf(nil,
 		"[settings]\ndata_dir = %q\ncredentials_dir = %q\nport_range = \"21000-29999\"\nhealth_check_interval = \"1h\"\n%s",
@@ -118,6 +125,15 @@ func newTestAPI(t *testing.T, running ...string) *testAPI {
 		sd.units[n.Unit()] = dbusapi.Unit{Name: n.Unit(), Fields: dbusapi.ListFields | dbusapi.UnitFields | dbusapi.ServiceFields | dbusapi.FieldEnvironment,
 			LoadState: dbusapi.Loaded, ActiveState: dbusapi.Active, SubState: dbusapi.SubRunning, MainPID: uint32(1000 + i),
 			Environment: []string{fmt.Sprintf("PORT=%d", 21001+i), units.MarkerEnv(cfg.Settings.DataDir)}}
+	}
+	for _, s := range failed {
+		n, err := names.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd.units[n.Unit()] = dbusapi.Unit{Name: n.Unit(), Fields: dbusapi.ListFields | dbusapi.UnitFields | dbusapi.ServiceFields | dbusapi.FieldEnvironment,
+			LoadState: dbusapi.Loaded, ActiveState: dbusapi.Failed, SubState: "failed",
+			Environment: []string{units.MarkerEnv(cfg.Settings.DataDir)}}
 	}
 	log := slog.New(slog.DiscardHandler)
 	sup, err := supervisor.New(supervisor.Options{Config: cfg, Systemd: sd, Store: st, Log: log, Wrapper: "/bin/true", DropInDir: "-"})

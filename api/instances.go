@@ -62,26 +62,14 @@ func (s *Server) allowed(r *http.Request) []string {
 	return allow
 }
 
-func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identity) error {
-	out := s.readable(r.Context(), id, r.URL.Query().Get("accounting") != "false")
-	if out == nil {
-		out = []supervisor.Info{}
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 // readable returns the instances id may read, ordered by name. For a
 // tenant the supervisor keeps the tenant's own instances before it looks
 // at anything else: no other tenant's instance is read. Nothing asks
 // systemd per instance (the supervisor answers from memory).
-func (s *Server) readable(ctx context.Context, id Identity, accounting bool) []supervisor.Info {
-	opts := supervisor.ListOptions{Accounting: accounting}
-	if !id.Admin {
-		if id.Tenant == "" {
-			return nil
-		}
-		opts.Only = func(n names.Instance) bool { return n.ID == id.Tenant }
+func (s *Server) readable(_ context.Context, id Identity, accounting bool) []supervisor.Info {
+	opts, ok := listOptions(id, ListQuery{NoAccounting: !accounting})
+	if !ok {
+		return nil
 	}
 	out, _ := s.sup.List(opts)
 	return out

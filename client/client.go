@@ -76,19 +76,25 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 // DoRaw sends a request with a body of the given content type (body may be
 // nil) and decodes a JSON answer into out (may be nil).
 func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	_, err := c.do(ctx, method, path, contentType, body, out)
+	return err
+}
+
+// do is DoRaw that also returns the answer's header.
+func (c *Client) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) (http.Header, error) {
 	resp, err := c.send(ctx, method, path, contentType, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // Stream sends a request and returns the open response body of a

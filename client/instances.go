@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/names"
@@ -14,11 +17,54 @@ func instancePath(n names.Instance, suffix string) string {
 	return "/api/instances/" + url.PathEscape(n.String()) + suffix
 }
 
-// Instances lists the instances the caller may see.
+// Instances lists every instance the caller may see, in one answer.
 func (c *Client) Instances(ctx context.Context) ([]supervisor.Info, error) {
 	var out []supervisor.Info
 	err := c.Do(ctx, http.MethodGet, "/api/instances", nil, &out)
 	return out, err
+}
+
+// List returns the instances q selects, ordered by service then id, and,
+// when q.Limit cut the list short, the cursor of the next page (set it as
+// q.After and call again); else the zero Instance.
+func (c *Client) List(ctx context.Context, q api.ListQuery) ([]supervisor.Info, names.Instance, error) {
+	path := "/api/instances"
+	if v := q.Values(); len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out []supervisor.Info
+	h, err := c.do(ctx, http.MethodGet, path, "", nil, &out)
+	if err != nil {
+		return nil, names.Instance{}, err
+	}
+	next, err := nextCursor(h.Values("Link"))
+	if err != nil {
+		return nil, names.Instance{}, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return out, next, nil
+}
+
+// nextCursor reads the after parameter of the rel="next" link of Link
+// headers (RFC 8288); the zero Instance when there is none.
+func nextCursor(links []string) (names.Instance, error) {
+	for _, h := range links {
+		for link := range strings.SplitSeq(h, ",") {
+			target, params, _ := strings.Cut(strings.TrimSpace(link), ";")
+			if !relNext(params) {
+				continue
+			}
+			u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(target), "<"), ">"))
+			if err != nil {
+				return names.Instance{}, fmt.Errorf("the Link header %q: %w", h, err)
+			}
+			q, err := api.ParseListQuery(u.Query())
+			if err != nil || q.After.IsZero() {
+				return names.Instance{}, fmt.Errorf("the Link header %q: no next page's cursor (after=service:id)", h)
+			}
+			return q.After, nil
+		}
+	}
+	return names.Instance{}, nil
 }
 
 // Instance returns one instance.
@@ -89,4 +135,17 @@ func (c *Client) Health(ctx context.Context, n names.Instance) (api.HealthRespon
 	var out api.HealthResponse
 	err := c.Do(ctx, http.MethodGet, instancePath(n, "/health"), nil, &out)
 	return out, err
+}
+
+// relNext reports whether a link's parameters (`rel="next"; ...`) have
+// the relation type next.
+func relNext(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "rel") &&
+			slices.Contains(strings.Fields(strings.ToLower(strings.Trim(strings.TrimSpace(v), `"`))), "next") {
+			return true
+		}
+	}
+	return false
 }

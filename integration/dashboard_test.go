@@ -35,11 +35,16 @@ func requireFile(t *testing.T, path, what string) {
 	t.Skip(msg)
 }
 
+// manyAsleep is how many instances the dashboard test registers asleep
+// besides its two running ones: several pages of the dashboard's 50 rows.
+const manyAsleep = 300
+
 // TestDashboardInChromium drives the dashboard in a real browser
-// (dashboard/e2e/test.mjs): sign in as admin, see both instances, stop one
-// from the UI and see it asleep, read logs, then sign in as a tenant and
-// see only its own instance. The screenshots go to artifacts/ at the
-// module root, which CI keeps.
+// (dashboard/e2e/test.mjs): sign in as admin, see the first page of rows
+// of 302 instances, stop one from the UI and see it asleep, read logs;
+// search for one instance, filter by state, page forward to the last page
+// and back; then sign in as a tenant and see only its own instance. The
+// screenshots go to artifacts/ at the module root, which CI keeps.
 func TestDashboardInChromium(t *testing.T) {
 	root, err := os.Getwd()
 	root = testbed.ModuleRoot(root)
@@ -58,6 +63,11 @@ func TestDashboardInChromium(t *testing.T) {
 	d := startDaemon(t, "", metricsServices)
 	d.ten("spawn", "web:alice")
 	d.ten("spawn", "web:bob")
+	many := []string{"create"}
+	for i := range manyAsleep {
+		many = append(many, fmt.Sprintf("web:t%03d", i))
+	}
+	d.ten(many...)
 	// A wake and some requests, for the summary and the screenshot.
 	d.ten("stop", "web:alice")
 	for range 3 {
@@ -81,6 +91,8 @@ func TestDashboardInChromium(t *testing.T) {
 		"TENANT_TOKEN="+alice.Token,
 		"TENANT_INSTANCE=web:alice",
 		"STOP_INSTANCE=web:bob",
+		"ASLEEP_PREFIX=web:t",
+		fmt.Sprintf("ASLEEP_INSTANCES=%d", manyAsleep),
 		"SCREENSHOT_DIR="+artifacts,
 		"CHROMIUM="+chromium,
 	)

@@ -1,11 +1,15 @@
 package supervisor
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 )
@@ -21,6 +25,22 @@ const (
 	StateStopping State = "stopping"
 	StateFailed   State = "failed"
 )
+
+// States lists every state, in lifecycle order.
+var States = []State{StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed}
+
+// ParseState returns the state named s, or an ErrInvalid error naming the
+// states there are.
+func ParseState(s string) (State, error) {
+	if i := slices.Index(States, State(s)); i >= 0 {
+		return States[i], nil
+	}
+	want := make([]string, len(States))
+	for i, st := range States {
+		want[i] = string(st)
+	}
+	return "", fmt.Errorf("%w: state %q: want %s", errdefs.ErrInvalid, s, strings.Join(want, ", "))
+}
 
 // Health is the result of an instance's health checks.
 type Health string

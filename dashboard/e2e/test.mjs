@@ -1,13 +1,16 @@
 // Drives the dashboard in Debian's Chromium (headless, through
 // playwright-core) against a running daemon. integration/dashboard_test.go
-// starts the daemon with two instances, makes the tokens and runs this
-// inside the test manager's network namespace:
+// starts the daemon with two running instances and a few hundred asleep
+// ones, makes the tokens and runs this inside the test manager's network
+// namespace:
 //
 //   DASHBOARD_URL     the root domain's URL, e.g. http://127.0.0.1:8080/
 //   ADMIN_TOKEN       an admin token
 //   TENANT_TOKEN      a tenant token
-//   TENANT_INSTANCE   the tenant's instance (service:id)
-//   STOP_INSTANCE     another tenant's instance, which the admin stops
+//   TENANT_INSTANCE   the tenant's instance (service:id), running
+//   STOP_INSTANCE     another tenant's instance, running, which the admin stops
+//   ASLEEP_PREFIX     with ASLEEP_INSTANCES=N: the asleep instances are
+//                     PREFIX000 to PREFIX(N-1), e.g. web:t000
 //   SCREENSHOT_DIR    where dashboard.png (and -phone, -tenant) go
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //
@@ -30,9 +33,19 @@ const adminToken = need('ADMIN_TOKEN');
 const tenantToken = need('TENANT_TOKEN');
 const tenantInstance = need('TENANT_INSTANCE');
 const stopInstance = need('STOP_INSTANCE');
+const asleepPrefix = need('ASLEEP_PREFIX');
+const asleepCount = Number(need('ASLEEP_INSTANCES'));
 const shots = need('SCREENSHOT_DIR');
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const tenantId = tenantInstance.split(':')[1];
+const PAGE = 50; // the dashboard's rows per page
+const asleep = Array.from({ length: asleepCount }, (_, i) => asleepPrefix + String(i).padStart(3, '0'));
+// Every instance, in the API's order (service, then id: byte order).
+const all = [tenantInstance, stopInstance, ...asleep].sort((a, b) => {
+  const [sa, ia] = a.split(':');
+  const [sb, ib] = b.split(':');
+  return sa === sb ? (ia < ib ? -1 : 1) : sa < sb ? -1 : 1;
+});
 
 let checks = 0;
 function ok(what) {
@@ -61,6 +74,9 @@ async function waitFor(what, f, timeout = 30000) {
 }
 
 const rowNames = (page) => page.locator('#rows tr th').allTextContents();
+// rowsAre waits until the table shows exactly these instances, in order.
+const rowsAre = (page, want) => waitFor(`rows ${want.length > 2 ? `${want[0]} … ${want.at(-1)} (${want.length})` : want.join(', ')}`,
+  async () => (await rowNames(page)).join() === want.join());
 const stateOf = (page, name) => page.locator(`#rows tr[data-instance="${name}"] td[data-col="state"] .badge`).textContent();
 
 async function signIn(page, token) {
@@ -89,13 +105,26 @@ try {
     if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   const external = [];
+  let lists = 0;
   page.on('request', (r) => {
     if (!r.url().startsWith(new URL(base).origin)) external.push(r.url());
+    const u = new URL(r.url());
+    if (u.pathname === '/api/instances' && r.method() === 'GET') {
+      lists++;
+      if (u.searchParams.get('limit') !== String(PAGE)) problems.push(`the dashboard asked for ${u.search || 'every instance'}, not a page of ${PAGE}`);
+    }
   });
 
   // 1. The page loads without a token and asks for one.
   const resp = await page.goto(base);
   if (resp.status() !== 200) fail(`GET ${base}: ${resp.status()}`);
+  // Count the table's rows at every change, whoever signs in.
+  await page.evaluate(() => {
+    const rows = document.getElementById('rows');
+    window.maxRows = 0;
+    new MutationObserver(() => { window.maxRows = Math.max(window.maxRows, rows.children.length); })
+      .observe(rows, { childList: true });
+  });
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   ok('the page loads without a token and shows the sign-in form');
 
@@ -104,20 +133,17 @@ try {
   await waitFor('error for a wrong token', async () => /not accepted/.test(await page.locator('#signin-error').textContent()));
   ok('a wrong token is refused with a message');
 
-  // 3. The admin sees both instances and the summary.
+  // 3. The admin sees the first page of instances and the summary of all.
   await signIn(page, adminToken);
-  await waitFor('two instance rows', async () => (await rowNames(page)).length === 2);
-  const names = (await rowNames(page)).sort();
-  const want = [stopInstance, tenantInstance].sort();
-  if (names.join() !== want.join()) fail(`admin sees ${names}, want ${want}`);
-  ok(`the admin sees both instances: ${names.join(', ')}`);
+  await rowsAre(page, all.slice(0, PAGE));
+  ok(`the admin sees the first ${PAGE} of ${all.length} instances, in order, both running ones first`);
   if (!/admin/.test(await page.locator('#who-label').textContent())) fail('not signed in as admin');
   await waitFor('summary of 2 awake', async () => (await page.locator('#s-awake').textContent()) === '2');
-  if ((await page.locator('#s-instances').textContent()) !== '2') fail('summary does not count 2 instances');
+  if ((await page.locator('#s-instances').textContent()) !== String(all.length)) fail(`summary does not count ${all.length} instances`);
   const wakes = Number(await page.locator('#s-wakes').textContent());
   const requests = Number(await page.locator('#s-requests').textContent());
   if (!(wakes >= 1 && requests >= 3)) fail(`summary: ${wakes} wakes in the last minute, ${requests} requests; want >= 1 and >= 3`);
-  ok(`the summary counts 2 instances, 2 awake, ${wakes} wake(s) in the last minute, ${requests} requests`);
+  ok(`the summary counts ${all.length} instances, 2 awake, ${wakes} wake(s) in the last minute, ${requests} requests`);
   for (const col of ['state', 'health', 'weight', 'uptime', 'memory', 'cpu', 'restarts', 'wake']) {
     const text = (await page.locator(`#rows tr[data-instance="${tenantInstance}"] td[data-col="${col}"]`).textContent()).trim();
     if (!text) fail(`column ${col} is empty`);
@@ -133,7 +159,7 @@ try {
   await dialog.getByRole('button', { name: 'Stop', exact: true }).click();
   await waitFor(`${stopInstance} asleep`, async () => (await stateOf(page, stopInstance)) === 'asleep');
   await page.getByRole('button', { name: `Start ${stopInstance}`, exact: true }).waitFor();
-  await waitFor('summary of 1 asleep', async () => (await page.locator('#s-asleep').textContent()) === '1');
+  await waitFor(`summary of ${asleepCount + 1} asleep`, async () => (await page.locator('#s-asleep').textContent()) === String(asleepCount + 1));
   await waitFor('the live region', async () => (await page.locator('#announce').textContent()).includes(`${stopInstance} is now asleep`));
   ok(`${stopInstance} is asleep after the stop; the summary and the live region follow`);
   await waitFor('the keyboard focus back in the row', () => page.evaluate(
@@ -161,7 +187,67 @@ try {
   ok('on a phone the rows are cards and nothing scrolls sideways');
   await page.setViewportSize({ width: 1280, height: 820 });
 
-  // 7. A tenant sees only its own instance, without admin actions.
+  // 7. One page at a time: the search, the state filter, next and back,
+  // all from the keyboard.
+  const search = page.getByLabel('Search', { exact: true });
+  const stateFilter = page.getByLabel('State', { exact: true });
+  const nextPage = page.getByRole('button', { name: 'Next page', exact: true });
+  const prevPage = page.getByRole('button', { name: 'Previous page', exact: true });
+  const status = () => page.locator('#page-status').textContent();
+  if ((await prevPage.isEnabled()) || !(await nextPage.isEnabled()) || (await status()) !== `Instances 1–${PAGE}`) {
+    fail(`the first page: Previous enabled ${await prevPage.isEnabled()}, Next enabled ${await nextPage.isEnabled()}, status "${await status()}"`);
+  }
+  ok(`the first page says "Instances 1–${PAGE}" and offers only Next page`);
+
+  const one = asleep[Math.floor(asleepCount * 0.41)];
+  await search.focus();
+  await page.keyboard.type(one.split(':')[1]);
+  await rowsAre(page, [one]);
+  if (await page.locator('#pager').isVisible()) fail('one found instance still shows the pager');
+  ok(`typing "${one.split(':')[1]}" in the search box finds ${one} alone`);
+  await search.fill(`${one}x`);
+  await waitFor('no match', async () => (await rowNames(page)).length === 0 && (await page.locator('#empty').textContent()) === 'No instances match.');
+  await search.fill('');
+  await rowsAre(page, all.slice(0, PAGE));
+  ok('a search that matches nothing says so; clearing the search shows the first page again');
+
+  await stateFilter.focus();
+  await stateFilter.selectOption('running');
+  await rowsAre(page, [tenantInstance]);
+  ok(`the state filter "running" shows only ${tenantInstance}`);
+  await stateFilter.selectOption('asleep');
+  const asleepNow = all.filter((n) => n !== tenantInstance);
+  await rowsAre(page, asleepNow.slice(0, PAGE));
+  const states = await page.locator('#rows td[data-col="state"] .badge').allTextContents();
+  if (states.length !== PAGE || states.some((s) => s !== 'asleep')) fail(`the asleep filter shows states ${[...new Set(states)]}`);
+  ok(`the state filter "asleep" shows the first ${PAGE} of ${asleepNow.length} asleep instances`);
+
+  const pages = Math.ceil(asleepNow.length / PAGE);
+  await nextPage.focus();
+  for (let p = 1; p < pages; p++) {
+    await page.keyboard.press('Enter');
+    const want = asleepNow.slice(p * PAGE, (p + 1) * PAGE);
+    await rowsAre(page, want);
+    await waitFor(`status of page ${p + 1}`, async () => (await status()) === `Instances ${p * PAGE + 1}–${p * PAGE + want.length}`);
+  }
+  if (await nextPage.isEnabled()) fail('Next page is enabled on the last page');
+  if (!(await page.evaluate(() => document.activeElement && document.activeElement.id === 'prev-page'))) fail('the focus is not on Previous page once Next page is disabled');
+  ok(`Next page (Enter) goes through all ${pages} pages to the last (${asleepNow.at(-1)}); there the focus moves to Previous page`);
+  await page.keyboard.press('Enter');
+  await rowsAre(page, asleepNow.slice((pages - 2) * PAGE, (pages - 1) * PAGE));
+  await waitFor('the status back', async () => (await status()) === `Instances ${(pages - 2) * PAGE + 1}–${(pages - 1) * PAGE}`);
+  await prevPage.click();
+  await rowsAre(page, asleepNow.slice((pages - 3) * PAGE, (pages - 2) * PAGE));
+  ok('Previous page goes back a page at a time');
+  await stateFilter.selectOption('');
+  await rowsAre(page, all.slice(0, PAGE));
+  ok('all states again: the first page');
+
+  const maxRows = await page.evaluate(() => window.maxRows);
+  if (maxRows > PAGE) fail(`the table held ${maxRows} rows at once`);
+  ok(`the table never held more than ${PAGE} rows (at most ${maxRows}); each of the ${lists} lists asked for a page of ${PAGE}`);
+
+  // 8. A tenant sees only its own instance, without admin actions.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await signIn(page, tenantToken);
   if ((await page.locator('#toast').textContent()) !== '') fail('the admin\'s last message is still shown after signing out');

@@ -3,59 +3,155 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/client"
+	"github.com/tenement/tenement/supervisor"
 )
 
+// psFlags are ps's filters and page, as the user gave them.
+type psFlags struct {
+	service, state, match, after string
+	limit                        int
+	asJSON                       bool
+}
+
 func (a *app) psCmd() *cobra.Command {
-	var asJSON bool
+	var f psFlags
 	cmd := &cobra.Command{
 		Use:     "ps",
 		Aliases: []string{"ls"},
 		Short:   "List instances: state, health, port, uptime, restarts, memory, weight",
-		Args:    cobra.NoArgs,
+		Long: `Instances come ordered by service, then id: all of them, or those that
+--service, --state and --match select.
+
+--limit N prints at most N instances (1–` + strconv.Itoa(api.MaxList) + `). When more follow, ps ends
+with a line on stderr that gives the command for the next page: the same one,
+with --after set to this page's last instance. Stdout holds only the table
+(or the JSON array), so a script pages by passing the last instance it got
+as --after until a page comes back empty.`,
+		Example: `  ten ps --state failed
+  ten ps --service notes --match ali
+  ten ps --state asleep --limit 50
+  ten ps --state asleep --limit 50 --after notes:t049`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := f.query()
+			if err != nil {
+				return err
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
 			defer cancel()
-			list, err := c.Instances(ctx)
+			list, next, err := c.List(ctx, q)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return a.printJSON(list)
+			if f.asJSON {
+				err = a.printJSON(list)
+			} else {
+				err = a.printInstances(list, q, c.Server)
 			}
-			if len(list) == 0 {
-				a.printf("No instances (server %s)\n", c.Server)
-				return nil
+			if err == nil && !next.IsZero() {
+				fmt.Fprintf(a.stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT")
-			for _, i := range list {
-				mem := "-"
-				if i.MemoryBytes != nil {
-					mem = fmtBytes(*i.MemoryBytes)
-				}
-				health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
-				if i.State != "running" {
-					health, uptime = "-", "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\n", i.Name, i.Unit, i.State, health, i.Port,
-					uptime, i.Restarts, mem, i.Weight)
-			}
-			return tw.Flush()
+			return err
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	fl := cmd.Flags()
+	fl.StringVar(&f.service, "service", "", "only the instances of `SERVICE`")
+	fl.StringVar(&f.state, "state", "", "only the instances in `STATE`: "+strings.Join(stateNames(), ", "))
+	fl.StringVar(&f.match, "match", "", "only the instances whose SERVICE:ID contains `TEXT`")
+	fl.IntVar(&f.limit, "limit", 0, "print at most `N` instances, and the command for the next page (default: all)")
+	fl.StringVar(&f.after, "after", "", "start after `SERVICE:ID` (the previous page's last)")
+	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// query checks the flags as the daemon will, before anything is sent.
+func (f psFlags) query() (api.ListQuery, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"service": f.service, "state": f.state, "q": f.match, "after": f.after} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if f.limit != 0 {
+		v.Set("limit", strconv.Itoa(f.limit))
+	}
+	return api.ParseListQuery(v)
+}
+
+// nextCommand is the ps command line for the page after the instance
+// after, with the user's filters (never the global flags: --token is a
+// secret).
+func (f psFlags) nextCommand(after string) string {
+	args := []string{"ten", "ps"}
+	for _, fl := range [][2]string{{"--service", f.service}, {"--state", f.state}, {"--match", f.match}} {
+		if fl[1] != "" {
+			args = append(args, fl[0], shellWord(fl[1]))
+		}
+	}
+	args = append(args, "--limit", strconv.Itoa(f.limit), "--after", after)
+	if f.asJSON {
+		args = append(args, "--json")
+	}
+	return strings.Join(args, " ")
+}
+
+func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server string) error {
+	if len(list) == 0 {
+		if q.Limit = 0; q == (api.ListQuery{}) {
+			a.printf("No instances (server %s)\n", server)
+		} else {
+			a.printf("No instances match (server %s)\n", server)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT")
+	for _, i := range list {
+		mem := "-"
+		if i.MemoryBytes != nil {
+			mem = fmtBytes(*i.MemoryBytes)
+		}
+		health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
+		if i.State != supervisor.StateRunning {
+			health, uptime = "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\n", i.Name, i.Unit, i.State, health, i.Port,
+			uptime, i.Restarts, mem, i.Weight)
+	}
+	return tw.Flush()
+}
+
+func stateNames() []string {
+	out := make([]string, len(supervisor.States))
+	for i, s := range supervisor.States {
+		out[i] = string(s)
+	}
+	return out
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9:._/-]+$`)
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func fmtBytes(b uint64) string {

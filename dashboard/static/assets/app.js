@@ -1,12 +1,18 @@
 // tenement dashboard: signs in with an API token (kept in sessionStorage),
-// then polls /api/summary and /api/instances. Everything is rendered with
-// textContent: no server string is ever parsed as HTML.
+// then polls /api/summary and one page of /api/instances (the search and
+// the state filter are the API's q and state; the pages follow its Link
+// header). Everything is rendered with textContent: no server string is
+// ever parsed as HTML.
 'use strict';
 
 (() => {
   const TOKEN_KEY = 'tenement.token';
   const REFRESH_MS = 5000;
   const LOG_LINES = 50;
+  // PAGE_SIZE is the most rows the table ever holds: thousands of tenants
+  // are paged through, never rendered at once.
+  const PAGE_SIZE = 50;
+  const SEARCH_DELAY_MS = 300;
 
   const $ = (id) => document.getElementById(id);
   const el = (tag, props = {}, ...children) => {
@@ -33,6 +39,13 @@
     refreshing: false,
     again: false,
     session: 0, // bumped at every sign-in and sign-out
+    // What the table shows: the filters, and the page as the cursors
+    // (the API's after) of the pages followed so far, for going back.
+    filter: { q: '', state: '' },
+    cursors: [''],
+    page: 0,
+    next: null, // the next page's cursor, from the Link header
+    view: 0, // bumped whenever the filters or the page change
   };
 
   class AuthError extends Error {}
@@ -42,6 +55,11 @@
   // ---- API ---------------------------------------------------------------
 
   async function api(method, path, body) {
+    return (await request(method, path, body)).data;
+  }
+
+  // request is api that also returns the answer's headers.
+  async function request(method, path, body) {
     const session = state.session;
     const headers = { Authorization: 'Bearer ' + state.token, Accept: 'application/json' };
     const init = { method, headers, cache: 'no-store', credentials: 'omit' };
@@ -65,7 +83,27 @@
       err.status = res.status;
       throw err;
     }
-    return data;
+    return { data, headers: res.headers };
+  }
+
+  // listPath asks for the page the table shows.
+  function listPath() {
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (state.filter.q) q.set('q', state.filter.q);
+    if (state.filter.state) q.set('state', state.filter.state);
+    if (state.cursors[state.page]) q.set('after', state.cursors[state.page]);
+    return '/api/instances?' + q;
+  }
+
+  // nextCursor reads the after of a Link header's rel="next" (RFC 8288).
+  function nextCursor(link) {
+    for (const part of (link || '').split(',')) {
+      const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+      if (m && /;\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:[\s";]|$)/i.test(m[2])) {
+        return new URL(m[1], location.href).searchParams.get('after');
+      }
+    }
+    return null;
   }
 
   // ---- formatting --------------------------------------------------------
@@ -108,6 +146,10 @@
     state.rows.clear();
     state.cpu.clear();
     $('rows').replaceChildren();
+    state.filter = { q: '', state: '' };
+    $('search').value = '';
+    $('state-filter').value = '';
+    resetPages();
     $('announce').textContent = '';
     closeLogs(false);
     $('app').hidden = true;
@@ -164,10 +206,24 @@
     state.refreshing = true;
     state.again = false;
     const session = state.session;
+    const view = state.view;
     try {
-      const [summary, instances] = await Promise.all([api('GET', '/api/summary'), api('GET', '/api/instances')]);
+      const [summary, page] = await Promise.all([api('GET', '/api/summary'), request('GET', listPath())]);
       renderSummary(summary);
-      renderInstances(instances || []);
+      const list = page.data || [];
+      if (view !== state.view) {
+        state.again = true; // the filters or the page changed meanwhile: ask again
+      } else if (list.length === 0 && state.page > 0) {
+        // The page emptied (instances deleted): show the one before.
+        state.page--;
+        state.cursors.length = state.page + 1;
+        state.view++;
+        state.again = true;
+      } else {
+        state.next = nextCursor(page.headers.get('Link'));
+        renderInstances(list.slice(0, PAGE_SIZE));
+        renderPager(list.length);
+      }
       $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
       if (state.logsFor) await loadLogs();
     } catch (err) {
@@ -226,8 +282,70 @@
       }
     }
     $('empty').hidden = list.length > 0;
+    $('empty').textContent = state.filter.q || state.filter.state ? 'No instances match.' : 'No instances yet.';
     // Screen readers hear state changes (a live region), not every refresh.
     if (changes.length) $('announce').textContent = changes.join(' ');
+  }
+
+  // ---- filters and pages --------------------------------------------------
+
+  function resetPages() {
+    state.cursors = [''];
+    state.page = 0;
+    state.next = null;
+    state.view++;
+  }
+
+  // applyFilters shows the first page of what the search box and the state
+  // filter select, if they changed.
+  function applyFilters() {
+    clearTimeout(searchTimer);
+    const filter = { q: $('search').value.trim().toLowerCase(), state: $('state-filter').value };
+    if (filter.q === state.filter.q && filter.state === state.filter.state) return;
+    state.filter = filter;
+    resetPages();
+    refresh();
+  }
+
+  let searchTimer = null;
+  function searchLater() {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(applyFilters, SEARCH_DELAY_MS);
+  }
+
+  function goToPage(delta) {
+    if (delta > 0) {
+      if (!state.next) return;
+      state.cursors[state.page + 1] = state.next;
+      state.page++;
+    } else {
+      if (state.page === 0) return;
+      state.page--;
+    }
+    state.cursors.length = state.page + 1;
+    state.next = null; // until the page comes: a second click waits for it
+    state.view++;
+    refresh();
+  }
+
+  // renderPager shows where the page is ("Instances 51–100", count rows)
+  // and which way the buttons go.
+  function renderPager(count) {
+    const prev = $('prev-page');
+    const next = $('next-page');
+    const had = document.activeElement === prev || document.activeElement === next ? document.activeElement : null;
+    prev.disabled = state.page === 0;
+    next.disabled = !state.next;
+    $('pager').hidden = state.page === 0 && !state.next;
+    const first = state.page * PAGE_SIZE + 1;
+    const text = count === 0 ? '' : `Instances ${fmtInt.format(first)}–${fmtInt.format(first + count - 1)}`;
+    if ($('page-status').textContent !== text) $('page-status').textContent = text;
+    // A button that has just been disabled drops the keyboard focus: give
+    // it to the other one, or to the search box.
+    if (had && had.disabled) {
+      const other = had === prev ? next : prev;
+      (other.disabled || $('pager').hidden ? $('search') : other).focus();
+    }
   }
 
   function newRow(id) {
@@ -513,6 +631,12 @@
     });
     $('signout').addEventListener('click', () => showSignIn('Signed out.'));
     $('spawn-form').addEventListener('submit', spawn);
+    $('filter-form').addEventListener('submit', (ev) => { ev.preventDefault(); applyFilters(); });
+    $('search').addEventListener('input', searchLater);
+    $('search').addEventListener('search', applyFilters); // the clear button of type=search
+    $('state-filter').addEventListener('change', applyFilters);
+    $('prev-page').addEventListener('click', () => goToPage(-1));
+    $('next-page').addEventListener('click', () => goToPage(1));
     $('logs-close').addEventListener('click', () => closeLogs(true));
     document.addEventListener('visibilitychange', () => {
       if (document.hidden) stopRefresh();
