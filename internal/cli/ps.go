@@ -120,7 +120,7 @@ func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server str
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT")
+	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT\tNOTE")
 	for _, i := range list {
 		mem := "-"
 		if i.MemoryBytes != nil {
@@ -130,10 +130,36 @@ func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server str
 		if i.State != supervisor.StateRunning {
 			health, uptime = "-", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d\n", i.Name, i.Unit, i.State, health, i.Port,
-			uptime, i.Restarts, mem, i.Weight)
+		port := "-"
+		if i.Port > 0 {
+			port = itoa(i.Port)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", i.Name, i.Unit, i.State, health, port,
+			uptime, i.Restarts, mem, i.Weight, note(i))
 	}
 	return tw.Flush()
+}
+
+// note says what else is true of an instance: a config change waiting for
+// its restart, an orphan of a removed service, a keep-awake, a throttle.
+func note(i supervisor.Info) string {
+	var n []string
+	if i.RestartPending {
+		n = append(n, "restart pending")
+	}
+	if i.Orphaned {
+		n = append(n, "orphaned")
+	}
+	if i.Throttled {
+		n = append(n, "throttled")
+	}
+	if !i.KeepAwakeUntil.IsZero() {
+		n = append(n, "awake until "+i.KeepAwakeUntil.Local().Format("Jan 2 15:04"))
+	}
+	if len(n) == 0 {
+		return "-"
+	}
+	return strings.Join(n, ", ")
 }
 
 func stateNames() []string {
