@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	})
 	s.handle("GET /api/instances", s.listInstances)
 	s.handle("POST /api/instances", s.create)
+	s.handle("POST /api/instances/{id}/keep-awake", s.keepAwake)
 	s.handle("POST /api/instances/spawn", s.spawn)
 	s.handle("GET /api/instances/{id}", s.getInstance)
 	s.handle("DELETE /api/instances/{id}", s.stop)

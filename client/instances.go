@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/names"
@@ -82,6 +83,13 @@ func (c *Client) Create(ctx context.Context, ns []names.Instance) (api.CreateRes
 	}
 	var out api.CreateResponse
 	err := c.Do(ctx, http.MethodPost, "/api/instances", req, &out)
+	return out, err
+}
+
+// KeepAwake keeps an instance from sleeping for d (0 ends a keep-awake).
+func (c *Client) KeepAwake(ctx context.Context, n names.Instance, d time.Duration) (api.KeepAwakeResponse, error) {
+	var out api.KeepAwakeResponse
+	err := c.Do(ctx, http.MethodPost, instancePath(n, "/keep-awake"), map[string]string{"for": d.String()}, &out)
 	return out, err
 }
 

@@ -14,7 +14,7 @@ import (
 // domain going to rootHandler(api). obs, if not nil, is told about every
 // proxied request (metrics).
 func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
-	return proxy.New(proxy.Options{
+	px := proxy.New(proxy.Options{
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
 		Root:     rootHandler(api),
@@ -23,6 +23,10 @@ func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handle
 
 		SpawnPerClientPerMinute: cfg.Settings.SpawnsPerClient(),
 	})
+	// An instance that stops (or sleeps) closes its WebSockets with 1001
+	// first.
+	sup.SetBeforeStop(px.GoingAway)
+	return px
 }
 
 // rootHandler serves the root domain: the dashboard's page (/) and assets

@@ -30,6 +30,13 @@ import (
 // Backend is what the proxy needs from the supervisor.
 type Backend interface {
 	Acquire(ctx context.Context, n names.Instance) (supervisor.Lease, error)
+	// AcquireAwake leases a running instance without waking anything and
+	// without activity (a probe); false when it is not running.
+	AcquireAwake(n names.Instance) (supervisor.Lease, bool, error)
+	// Awake reports whether an instance runs now.
+	Awake(n names.Instance) bool
+	// Wake starts an asleep instance without waiting for it.
+	Wake(n names.Instance, cause supervisor.Cause) error
 	// CreateForRequest makes an unknown instance known because a request
 	// asked for it (spawn_on_request, within max_instances).
 	CreateForRequest(n names.Instance) error
@@ -65,6 +72,7 @@ type Proxy struct {
 	log     *slog.Logger
 	obs     Observer
 	spawns  *spawnLimiter
+	ws      websockets // open WebSockets, by instance (streams.go)
 	rp      *httputil.ReverseProxy
 }
 
@@ -82,11 +90,12 @@ func New(o Options) *Proxy {
 		spawns:  newSpawnLimiter(o.SpawnPerClientPerMinute),
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    &headerTimeout{base: NewTransport()},
-		ErrorHandler: p.upstreamError,
-		BufferPool:   newBufferPool(),
-		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.modifyResponse,
+		Transport:      &headerTimeout{base: NewTransport()},
+		ErrorHandler:   p.upstreamError,
+		BufferPool:     newBufferPool(),
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
 	return p
 }
@@ -133,26 +142,46 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusNotFound, "not found")
 		return
 	}
-	start := time.Now()
+	f := newForwarding(w, r, svc, time.Now())
 	n := route.Instance
 	if route.Kind == KindService {
 		var err error
 		if n, err = p.backend.Pick(route.Service); err != nil {
-			p.fail(w, r, n, err, svc, start)
+			p.fail(&f.w, r, n, err, svc)
+			p.observe(n, f)
 			return
 		}
 	}
-	f := newForwarding(w, r, svc, start)
+	f.n = n
 	r = r.WithContext(httptrace.WithClientTrace(context.WithValue(r.Context(), forwardKey{}, f), &f.trace))
+	switch {
+	case p.passive(&f.w, r, n, svc, f): // a probe or a monitor: never wakes
+	case p.early(&f.w, r, n, svc): // wake = "background" or "page"
+	default:
+		p.hold(r, n, svc, f)
+	}
+	p.observe(n, f)
+}
+
+// observe reports a request to the observer, once it is answered.
+func (p *Proxy) observe(n names.Instance, f *forwarding) {
+	if p.obs != nil && !n.IsZero() && f.w.status != 0 {
+		p.obs.Request(n, f.w.code(), time.Since(f.start))
+	}
+}
+
+// hold forwards the request, waiting for its instance to wake when it
+// sleeps, and retrying while systemd restarts an app that crashed.
+func (p *Proxy) hold(r *http.Request, n names.Instance, svc *config.Service, f *forwarding) {
 	for {
 		lease, err := p.acquire(r, n, svc)
 		if err != nil {
-			p.fail(w, r, n, err, svc, start)
+			p.fail(&f.w, r, n, err, svc)
 			return
 		}
 		p.forward(&f.w, r, lease, f)
 		if !f.retry {
-			break
+			return
 		}
 		// The app refused the connection: it crashed and systemd is
 		// restarting it. Acquire again (it waits while the instance
@@ -162,9 +191,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-time.After(retryDelay):
 		}
-	}
-	if p.obs != nil {
-		p.obs.Request(n, f.w.code(), time.Since(start))
 	}
 }
 
@@ -176,13 +202,19 @@ func (p *Proxy) acquire(r *http.Request, n names.Instance, svc *config.Service) 
 	if err == nil || !svc.SpawnOnRequest || !errors.Is(err, errdefs.ErrNotFound) {
 		return lease, err
 	}
-	if !p.spawns.allow(clientOf(r)) {
-		return supervisor.Lease{}, &spawnLimited{retryAfter: p.spawns.retryAfter()}
-	}
-	if err := p.backend.CreateForRequest(n); err != nil {
+	if err := p.create(r, n); err != nil {
 		return supervisor.Lease{}, err
 	}
 	return p.backend.Acquire(r.Context(), n)
+}
+
+// create makes an unknown instance known for a request
+// (spawn_on_request), within the client's creations per minute.
+func (p *Proxy) create(r *http.Request, n names.Instance) error {
+	if !p.spawns.allow(clientOf(r)) {
+		return &spawnLimited{retryAfter: p.spawns.retryAfter()}
+	}
+	return p.backend.CreateForRequest(n)
 }
 
 // spawnLimited is a request refused because its client created too many
@@ -199,7 +231,23 @@ func (e *spawnLimited) Unwrap() error { return errdefs.ErrRateLimited }
 // http.ErrAbortHandler, and a leaked lease would keep the instance awake.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, lease supervisor.Lease, f *forwarding) {
 	defer lease.Release()
-	f.upstream, f.retry = lease.Addr, false
+	f.upstream, f.retry, f.lease = lease.Addr, false, lease
+	if isWebSocket(r) {
+		var cc *clientConn
+		f.w.onHijack = func(c net.Conn) net.Conn {
+			cc = &clientConn{Conn: c}
+			p.ws.add(f.n, cc)
+			return cc
+		}
+		defer func() {
+			if cc != nil {
+				p.ws.remove(f.n, cc)
+			}
+		}()
+	}
+	if lease.Woke > 0 && f.timing {
+		w.Header().Set("Server-Timing", serverTiming(float64(lease.Woke.Microseconds())/1000))
+	}
 	p.rp.ServeHTTP(w, r)
 	if !f.retry {
 		lease.Served(f.w.code())
@@ -218,8 +266,12 @@ const (
 // handler (one allocation instead of one per value).
 type forwarding struct {
 	w        statusWriter
-	upstream string        // the leased instance's address
-	timeout  time.Duration // the service's request_timeout
+	start    time.Time
+	n        names.Instance
+	lease    supervisor.Lease // the lease of the attempt in progress
+	timing   bool             // the service's server_timing
+	upstream string           // the leased instance's address
+	timeout  time.Duration    // the service's request_timeout
 	// Retries of an app that refuses connections (restarting): until
 	// when, whether the request can be sent again, whether to.
 	until      time.Time
@@ -236,6 +288,8 @@ type forwarding struct {
 func newForwarding(w http.ResponseWriter, r *http.Request, svc *config.Service, start time.Time) *forwarding {
 	f := &forwarding{
 		w:          statusWriter{ResponseWriter: w},
+		start:      start,
+		timing:     svc.Timing(),
 		timeout:    svc.RequestTimeout.D(),
 		until:      start.Add(min(svc.WakeTimeout.D(), maxRetry)),
 		replayable: replayable(r),
@@ -255,7 +309,7 @@ func replayable(r *http.Request) bool {
 }
 
 // fail answers a request that could not be forwarded.
-func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, n names.Instance, err error, svc *config.Service, start time.Time) {
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, n names.Instance, err error, svc *config.Service) {
 	status := errdefs.HTTPStatus(err)
 	switch status {
 	case http.StatusNotFound:
@@ -281,9 +335,6 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, n names.Instance, e
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(svc)))
 		plainError(w, status, "service unavailable")
 		p.log.Error("instance could not be reached", "host", r.Host, "instance", n.String(), "err", err)
-	}
-	if p.obs != nil && !n.IsZero() {
-		p.obs.Request(n, status, time.Since(start))
 	}
 }
 
@@ -352,6 +403,9 @@ func plainError(w http.ResponseWriter, status int, msg string) {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// onHijack, if set, wraps the client's connection taken over for an
+	// upgrade (streams.go).
+	onHijack func(net.Conn) net.Conn
 }
 
 func (s *statusWriter) WriteHeader(code int) {

@@ -32,6 +32,15 @@ func (b *backend) Acquire(ctx context.Context, n names.Instance) (supervisor.Lea
 
 func (b *backend) CreateForRequest(n names.Instance) error { return errdefs.ErrNotFound }
 
+func (b *backend) AcquireAwake(n names.Instance) (supervisor.Lease, bool, error) {
+	l, err := b.Acquire(context.Background(), n)
+	return l, err == nil, err
+}
+
+func (b *backend) Awake(n names.Instance) bool { return true }
+
+func (b *backend) Wake(n names.Instance, cause supervisor.Cause) error { return nil }
+
 func (b *backend) Pick(service string) (names.Instance, error) {
 	return names.Instance{Service: service, ID: "a"}, nil
 }

@@ -197,3 +197,14 @@ func (s *Supervisor) Wake(n names.Instance, cause Cause) error {
 	}
 	return nil
 }
+
+// Awake reports whether an instance is running now (it asks nobody).
+func (s *Supervisor) Awake(n names.Instance) bool {
+	in := s.lookup(n)
+	if in == nil {
+		return false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.state == StateRunning
+}

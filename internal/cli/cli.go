@@ -69,7 +69,7 @@ func (a *app) root() *cobra.Command {
 		a.isolateCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
-		a.caddyCmd(), a.teardownCmd(), a.credentialCmd(), a.storeCmd(),
+		a.caddyCmd(), a.teardownCmd(), a.credentialCmd(), a.storeCmd(), a.keepAwakeCmd(),
 	)
 	return root
 }
