@@ -182,10 +182,10 @@ func TestRenderRejects(t *testing.T) {
 
 func TestQuoteArg(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain":        `"plain"`,
-		"a b":          `"a b"`,
+		"plain":       `"plain"`,
+		"a b":         `"a b"`,
 		`say "hi"\n`:  `"say \"hi\"\\n"`,
-		"$HOME 100%":   `"$$HOME 100%%"`,
+		"$HOME 100%":  `"$$HOME 100%%"`,
 		"line\nbreak": `"line\nbreak"`,
 		"\x01":        `"\x01"`,
 	} {
