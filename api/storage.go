@@ -1,11 +1,7 @@
 package api
 
 import (
-	"context"
-	"errors"
-	"io/fs"
 	"net/http"
-	"path/filepath"
 )
 
 // StorageResponse answers GET /api/instances/{id}/storage: the data dir's
@@ -28,7 +24,7 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request, id Identity) er
 	if err != nil {
 		return err
 	}
-	used, err := dirSize(r.Context(), info.DataDir)
+	used, err := s.sup.MeasureStorage(n)
 	if err != nil {
 		return err
 	}
@@ -44,29 +40,4 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request, id Identity) er
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// dirSize sums the sizes of the regular files under dir, not following
-// symlinks. A missing dir is empty.
-func dirSize(ctx context.Context, dir string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // gone while we walked, or never created
-			}
-			return err
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total, err
 }

@@ -1,11 +1,15 @@
 package supervisor
 
 import (
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tenement/tenement/names"
 )
 
 // storage_quota_mb is reported, not enforced: tenement measures each data
@@ -95,6 +99,28 @@ func (s *Supervisor) measureAll() {
 	}
 }
 
+// MeasureStorage measures an instance's data dir now (the disk blocks it
+// takes, as du counts them: the same figure as Info.StorageBytes), and
+// keeps the result.
+func (s *Supervisor) MeasureStorage(n names.Instance) (int64, error) {
+	in, err := s.known(n)
+	if err != nil {
+		return 0, err
+	}
+	in.mu.Lock()
+	quota := int64(in.svc.StorageQuotaMB) << 20
+	in.mu.Unlock()
+	used, err := diskUsage(s.dataDir(n))
+	if os.IsNotExist(err) {
+		return 0, nil // never started: an empty data dir
+	}
+	if err != nil {
+		return 0, fmt.Errorf("measure %s: %w", n, err)
+	}
+	s.recordStorage(in, s.dataDir(n), used, quota)
+	return used, nil
+}
+
 // measureStorage measures dir and logs when the instance crosses a quota
 // level.
 func (s *Supervisor) measureStorage(in *inst, dir string, quota int64) {
@@ -103,6 +129,12 @@ func (s *Supervisor) measureStorage(in *inst, dir string, quota int64) {
 		s.log.Debug("measure data dir", "instance", in.name.String(), "err", err)
 		return
 	}
+	s.recordStorage(in, dir, used, quota)
+}
+
+// recordStorage keeps a measured size and logs when the instance crosses a
+// quota level.
+func (s *Supervisor) recordStorage(in *inst, dir string, used, quota int64) {
 	level := quotaLevel(used, quota)
 	in.storage.mu.Lock()
 	prev := in.storage.level
