@@ -57,7 +57,7 @@ func TestDebContents(t *testing.T) {
 		modes[path] = f[0] + " " + f[1]
 	}
 	want := sorted(append([]string{"/lib/systemd/system/tenement.service", "/lib/systemd/system/tenement.socket",
-		"/usr/share/doc/tenement/copyright", "/usr/share/doc/tenement/changelog.Debian.gz"}, commonFiles...))
+		"/usr/share/doc/tenement/copyright", "/usr/share/doc/tenement/changelog.Debian.gz", "/usr/share/lintian/overrides/tenement"}, commonFiles...))
 	if strings.Join(sorted(files), "\n") != strings.Join(want, "\n") {
 		t.Errorf("dpkg-deb -c files:\n%s\nwant:\n%s", strings.Join(sorted(files), "\n"), strings.Join(want, "\n"))
 	}
@@ -88,7 +88,7 @@ func TestDebContents(t *testing.T) {
 	for script, wants := range map[string][]string{
 		"postinst": {"deb-systemd-helper", "deb-systemd-invoke start tenement.socket", "deb-systemd-invoke restart tenement.service", "systemd-sysusers tenement.conf",
 			"chgrp tenement /etc/tenement/tenement.toml", "chmod o-rwx /etc/tenement/tenement.toml"},
-		"prerm":  {"deb-systemd-invoke stop tenement.service tenement.socket", "/usr/bin/ten teardown"},
+		"prerm":  {"deb-systemd-invoke stop tenement.service tenement.socket", "ten teardown"},
 		"postrm": {"deb-systemd-helper purge", "rm -rf /var/lib/tenement /run/tenement /etc/tenement"},
 	} {
 		text := output(t, "dpkg-deb", "-I", p.deb1, script)
