@@ -53,6 +53,9 @@ func TestDefaultConfig(t *testing.T) {
 	if s.TLS.Enabled {
 		t.Error("TLS must be off by default: it needs a public domain")
 	}
+	if s.APIOverHTTP != config.APIOverHTTPLoopback {
+		t.Errorf("api_over_http = %q: the API and dashboard must answer plain HTTP only from loopback by default", s.APIOverHTTP)
+	}
 }
 
 // TestDefaultConfigExamples uncomments the config's examples (the service,
@@ -66,7 +69,7 @@ func TestDefaultConfigExamples(t *testing.T) {
 	example := regexp.MustCompile(`(?m)^# ((\[[a-z.]+\])|([a-z_]+ = .*))$`)
 	text := example.ReplaceAllString(string(b), "$1")
 	text = strings.Replace(text, `domain = "localhost"`, `domain = "example.com"`, 1)
-	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\nfront_listen = "} {
+	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\nfront_listen = ", "\napi_over_http = "} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("example %q not uncommented:\n%s", want, text)
 		}
@@ -79,7 +82,7 @@ func TestDefaultConfigExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the uncommented examples do not load: %v\n%s", err, text)
 	}
-	if cfg.Services["notes"] == nil || !cfg.Settings.TLS.Enabled || cfg.Settings.TLS.HTTPSPort != 443 {
+	if cfg.Services["notes"] == nil || !cfg.Settings.TLS.Enabled || cfg.Settings.TLS.HTTPSPort != 443 || cfg.Settings.APIOverHTTP != config.APIOverHTTPAny {
 		t.Errorf("examples not in effect: %+v", cfg.Settings.TLS)
 	}
 }
