@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/internal/cli"
 )
 
 // unitValues returns every value of key= in a unit file, in order.
@@ -101,6 +102,8 @@ func TestServiceUnit(t *testing.T) {
 		"SystemCallFilter":      "@system-service",
 		"KillMode":              "mixed",
 		"CapabilityBoundingSet": "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_NET_BIND_SERVICE",
+		// ten's exit status for a corrupt store: no restart loop.
+		"RestartPreventExitStatus": strconv.Itoa(cli.ExitStoreCorrupt),
 	} {
 		got := strings.Join(unitValues(t, "tenement.service", key), " ")
 		if got != want {
