@@ -104,6 +104,7 @@ func TestServiceUnit(t *testing.T) {
 		"CapabilityBoundingSet": "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_NET_BIND_SERVICE",
 		// ten's exit status for a corrupt store: no restart loop.
 		"RestartPreventExitStatus": strconv.Itoa(cli.ExitStoreCorrupt),
+		"ExecReload":               "/usr/bin/ten config reload",
 	} {
 		got := strings.Join(unitValues(t, "tenement.service", key), " ")
 		if got != want {

@@ -49,7 +49,9 @@ func TestPackage(t *testing.T) {
 	}{
 		{"install", e.install},
 		{"spawn", e.spawn},
+		{"reload", e.reload},
 		{"restart_under_load", e.restartUnderLoad},
+		{"corrupt_store", e.corruptStore},
 		{"upgrade", e.upgrade},
 		{"tls_with_pebble", e.tls},
 		{"remove", e.remove},
