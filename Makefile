@@ -7,6 +7,8 @@
 #
 # VERSION defaults to the git tag vX.Y.Z on HEAD, else 0.0.0~gitYYYYMMDD.HASH
 # (sorts before any release). Override: make package VERSION=1.2.3 DIST=out
+# A release version (one without "~") needs its entry "1.2.3-1" in
+# packaging/changelog.yml, the packages' changelog.
 
 DIST    ?= dist
 ARCH    ?= $(shell go env GOARCH)
@@ -31,6 +33,8 @@ test:
 package: deb rpm
 
 deb rpm: build
+	@case '$(VERSION)' in *~*) ;; *) grep -q '^- semver: $(VERSION)-1$$' packaging/changelog.yml || \
+		{ echo "packaging/changelog.yml has no entry for $(VERSION)-1: add one to release $(VERSION)" >&2; exit 1; };; esac
 	rm -f $(DIST)/tenement[_-]*.$@
 	VERSION='$(VERSION)' ARCH='$(ARCH)' TEN_BIN='$(DIST)/ten' $(NFPM) pkg --config nfpm.yaml --packager $@ --target $(DIST)/
 

@@ -52,6 +52,12 @@ const (
 	NetworkPrivate = "private"
 )
 
+// Who may use the API and dashboard over plain HTTP (api_over_http).
+const (
+	APIOverHTTPLoopback = "loopback"
+	APIOverHTTPAny      = "any"
+)
+
 // Restart policies.
 const (
 	RestartAlways    = "always"
@@ -115,6 +121,13 @@ type Settings struct {
 	// FrontGroup is the group of FrontListen's unix socket (mode 0660),
 	// e.g. "caddy". Default: none (root only, mode 0600).
 	FrontGroup string `toml:"front_group" json:"front_group"`
+	// APIOverHTTP is who may use the root domain's API and dashboard over
+	// plain HTTP (the listener of Listen, without [settings.tls]):
+	// "loopback" (loopback peers, and the front proxy on FrontListen) or
+	// "any" (every peer; bearer tokens then cross the network in clear
+	// text). HTTPS and the API socket are not affected.
+	// Default "loopback".
+	APIOverHTTP string `toml:"api_over_http" json:"api_over_http"`
 	// CredentialsDir holds the systemd credentials of instances:
 	// {credentials_dir}/{service}/NAME for every instance of a service and
 	// {credentials_dir}/{service}/{id}/NAME for one (which wins). Root

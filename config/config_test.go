@@ -34,6 +34,9 @@ func TestLoadFull(t *testing.T) {
 	if nw, addr := s.FrontAddr(); nw != "unix" || addr != "/run/tenement/front.sock" || s.FrontGroup != "caddy" {
 		t.Errorf("FrontAddr = %s %s, group %q", nw, addr, s.FrontGroup)
 	}
+	if s.APIOverHTTP != APIOverHTTPAny {
+		t.Errorf("APIOverHTTP = %q", s.APIOverHTTP)
+	}
 	if s.CredentialsDir != "/srv/credentials" || s.ClientIdleTimeout.D() != 30*time.Second || s.ClientHeaderTimeout.D() != 5*time.Second ||
 		s.MaxHeaderBytes != 32768 || s.ConnsPerClient() != 64 || s.SpawnsPerClient() != 5 || s.AuditMaxEntries != 5000 || s.APIWrites() != 60 {
 		t.Errorf("limits: %+v", s)
@@ -86,6 +89,9 @@ func TestDefaults(t *testing.T) {
 		s.MaxHeaderBytes != 65536 || s.ConnsPerClient() != 256 || s.SpawnsPerClient() != 10 || s.AuditMaxEntries != 100000 ||
 		s.APIWrites() != 120 || s.TLS.OrdersPerHour() != 60 || s.FrontListen != "" {
 		t.Errorf("limit defaults: %+v", s)
+	}
+	if s.APIOverHTTP != "loopback" {
+		t.Errorf("api_over_http default %q, want loopback", s.APIOverHTTP)
 	}
 	c, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
 	if err != nil {
@@ -264,6 +270,11 @@ func TestErrors(t *testing.T) {
 			name: "front group with an address",
 			toml: "[settings]\nfront_listen = \"10.0.0.5:8081\"\nfront_group = \"caddy\"\n",
 			want: `t.toml:3: settings.front_group: only with a unix socket in front_listen`,
+		},
+		{
+			name: "api over http",
+			toml: "[settings]\napi_over_http = \"all\"\n",
+			want: `t.toml:2: settings.api_over_http: "all": want "loopback" (the API and dashboard over plain HTTP to loopback peers and front_listen only) or "any"`,
 		},
 		{
 			name: "negative connection cap",

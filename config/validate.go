@@ -33,6 +33,7 @@ func (c *Config) setDefaults(defined func(key ...string) bool) {
 	setInt(&s.BackoffMaxMS, 60000)
 	setStr(&s.PortRange, DefaultPortRange)
 	setStr(&s.LogLevel, "info")
+	setStr(&s.APIOverHTTP, APIOverHTTPLoopback)
 	setStr(&s.CredentialsDir, DefaultCredentialsDir)
 	setDur(&s.ClientIdleTimeout, 60*time.Second)
 	setDur(&s.ClientHeaderTimeout, 10*time.Second)
@@ -230,6 +231,9 @@ func (s *Settings) validate(p *problems) {
 		p.add("settings.trusted_proxies", "forwarding headers are believed only on front_listen; set front_listen (a unix socket, or an address only the front proxy reaches)")
 	}
 	s.validateFront(p)
+	if s.APIOverHTTP != APIOverHTTPLoopback && s.APIOverHTTP != APIOverHTTPAny {
+		p.add("settings.api_over_http", "%q: want \"loopback\" (the API and dashboard over plain HTTP to loopback peers and front_listen only) or \"any\"", s.APIOverHTTP)
+	}
 	if !filepath.IsAbs(s.CredentialsDir) {
 		p.add("settings.credentials_dir", "%q: want an absolute path", s.CredentialsDir)
 	}

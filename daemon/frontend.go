@@ -17,7 +17,7 @@ func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handle
 	px := proxy.New(proxy.Options{
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
-		Root:     rootHandler(api),
+		Root:     rootHandler(api, cfg.Settings.APIOverHTTP, log),
 		Log:      log,
 		Observer: obs,
 
@@ -31,12 +31,16 @@ func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handle
 
 // rootHandler serves the root domain: the dashboard's page (/) and assets
 // (/assets/) without a token, everything else through the API, which
-// wants one.
-func rootHandler(api http.Handler) http.Handler {
+// wants one. Unless overHTTP (settings.api_over_http) is "any", over plain
+// HTTP only to loopback peers and the front proxy (plainhttp.go).
+func rootHandler(api http.Handler, overHTTP string, log *slog.Logger) http.Handler {
 	dash := dashboard.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", dash)
 	mux.Handle("GET /assets/", dash)
 	mux.Handle("/", api)
-	return mux
+	if overHTTP == config.APIOverHTTPAny {
+		return mux
+	}
+	return localOverHTTP(mux, log.With("component", "root"))
 }

@@ -1,9 +1,12 @@
 package daemon
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/tenement/tenement/config"
 )
 
 // TestRootHandler checks the split of the root domain: the dashboard's
@@ -13,7 +16,7 @@ func TestRootHandler(t *testing.T) {
 		w.Header().Set("X-Served-By", "api")
 		w.WriteHeader(http.StatusUnauthorized)
 	})
-	h := rootHandler(api)
+	h := rootHandler(api, config.APIOverHTTPAny, slog.New(slog.DiscardHandler))
 	for _, tc := range []struct {
 		method, path string
 		api          bool

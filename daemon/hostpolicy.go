@@ -85,7 +85,7 @@ const AskPath = "/api/tls/ask"
 // and asks nobody (hostPolicy.Allow is a lookup in memory).
 func withAsk(domain string, pol *hostPolicy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !mayAsk(r) {
+		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !loopbackOrFront(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -109,9 +109,10 @@ func withAsk(domain string, pol *hostPolicy, next http.Handler) http.Handler {
 	})
 }
 
-// mayAsk reports whether r came through the front proxy's listener or
-// from a loopback peer.
-func mayAsk(r *http.Request) bool {
+// loopbackOrFront reports whether r came through the front proxy's
+// listener or from a loopback peer: who may ask, and who may use the API
+// over plain HTTP (plainhttp.go).
+func loopbackOrFront(r *http.Request) bool {
 	if auth.FromFront(r.Context()) {
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/internal/cli"
 )
 
 // unitValues returns every value of key= in a unit file, in order.
@@ -53,6 +54,9 @@ func TestDefaultConfig(t *testing.T) {
 	if s.TLS.Enabled {
 		t.Error("TLS must be off by default: it needs a public domain")
 	}
+	if s.APIOverHTTP != config.APIOverHTTPLoopback {
+		t.Errorf("api_over_http = %q: the API and dashboard must answer plain HTTP only from loopback by default", s.APIOverHTTP)
+	}
 }
 
 // TestDefaultConfigExamples uncomments the config's examples (the service,
@@ -66,7 +70,7 @@ func TestDefaultConfigExamples(t *testing.T) {
 	example := regexp.MustCompile(`(?m)^# ((\[[a-z.]+\])|([a-z_]+ = .*))$`)
 	text := example.ReplaceAllString(string(b), "$1")
 	text = strings.Replace(text, `domain = "localhost"`, `domain = "example.com"`, 1)
-	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\nfront_listen = "} {
+	for _, want := range []string{"\n[service.notes]\n", "\n[settings.tls]\n", "\nenabled = true\n", "\nnotes = [\"alice\"]\n", "\nfront_listen = ", "\napi_over_http = "} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("example %q not uncommented:\n%s", want, text)
 		}
@@ -79,7 +83,7 @@ func TestDefaultConfigExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the uncommented examples do not load: %v\n%s", err, text)
 	}
-	if cfg.Services["notes"] == nil || !cfg.Settings.TLS.Enabled || cfg.Settings.TLS.HTTPSPort != 443 {
+	if cfg.Services["notes"] == nil || !cfg.Settings.TLS.Enabled || cfg.Settings.TLS.HTTPSPort != 443 || cfg.Settings.APIOverHTTP != config.APIOverHTTPAny {
 		t.Errorf("examples not in effect: %+v", cfg.Settings.TLS)
 	}
 }
@@ -98,6 +102,9 @@ func TestServiceUnit(t *testing.T) {
 		"SystemCallFilter":      "@system-service",
 		"KillMode":              "mixed",
 		"CapabilityBoundingSet": "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_NET_BIND_SERVICE",
+		// ten's exit status for a corrupt store: no restart loop.
+		"RestartPreventExitStatus": strconv.Itoa(cli.ExitStoreCorrupt),
+		"ExecReload":               "/usr/bin/ten config reload",
 	} {
 		got := strings.Join(unitValues(t, "tenement.service", key), " ")
 		if got != want {

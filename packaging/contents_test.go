@@ -18,8 +18,10 @@ var commonFiles = []string{
 	"/usr/lib/tenement/ten-isolate",
 	"/usr/lib/tmpfiles.d/tenement.conf",
 	"/usr/share/doc/tenement/api.md",
+	"/usr/share/doc/tenement/cli.md",
 	"/usr/share/doc/tenement/configuration.md",
 	"/usr/share/doc/tenement/isolation.md",
+	"/usr/share/doc/tenement/metrics.md",
 	"/usr/share/doc/tenement/production.md",
 }
 
@@ -54,7 +56,8 @@ func TestDebContents(t *testing.T) {
 		files = append(files, path)
 		modes[path] = f[0] + " " + f[1]
 	}
-	want := sorted(append([]string{"/lib/systemd/system/tenement.service", "/lib/systemd/system/tenement.socket"}, commonFiles...))
+	want := sorted(append([]string{"/lib/systemd/system/tenement.service", "/lib/systemd/system/tenement.socket",
+		"/usr/share/doc/tenement/copyright", "/usr/share/doc/tenement/changelog.Debian.gz", "/usr/share/lintian/overrides/tenement"}, commonFiles...))
 	if strings.Join(sorted(files), "\n") != strings.Join(want, "\n") {
 		t.Errorf("dpkg-deb -c files:\n%s\nwant:\n%s", strings.Join(sorted(files), "\n"), strings.Join(want, "\n"))
 	}
@@ -85,7 +88,7 @@ func TestDebContents(t *testing.T) {
 	for script, wants := range map[string][]string{
 		"postinst": {"deb-systemd-helper", "deb-systemd-invoke start tenement.socket", "deb-systemd-invoke restart tenement.service", "systemd-sysusers tenement.conf",
 			"chgrp tenement /etc/tenement/tenement.toml", "chmod o-rwx /etc/tenement/tenement.toml"},
-		"prerm":  {"deb-systemd-invoke stop tenement.service tenement.socket", "/usr/bin/ten teardown"},
+		"prerm":  {"deb-systemd-invoke stop tenement.service tenement.socket", "ten teardown"},
 		"postrm": {"deb-systemd-helper purge", "rm -rf /var/lib/tenement /run/tenement /etc/tenement"},
 	} {
 		text := output(t, "dpkg-deb", "-I", p.deb1, script)
@@ -105,7 +108,8 @@ func TestRPMContents(t *testing.T) {
 	files := strings.Fields(output(t, "rpm", "-qpl", p.rpm1))
 	// rpm -qpl lists the directory entries /etc/tenement and its credentials
 	// too.
-	want := sorted(append([]string{"/etc/tenement", "/etc/tenement/credentials", "/usr/lib/systemd/system/tenement.service", "/usr/lib/systemd/system/tenement.socket"}, commonFiles...))
+	want := sorted(append([]string{"/etc/tenement", "/etc/tenement/credentials", "/usr/lib/systemd/system/tenement.service", "/usr/lib/systemd/system/tenement.socket",
+		"/usr/share/licenses/tenement/LICENSE", "/usr/share/licenses/tenement/copyright"}, commonFiles...))
 	if strings.Join(sorted(files), "\n") != strings.Join(want, "\n") {
 		t.Errorf("rpm -qpl:\n%s\nwant:\n%s", strings.Join(sorted(files), "\n"), strings.Join(want, "\n"))
 	}
@@ -123,8 +127,14 @@ func TestRPMContents(t *testing.T) {
 			t.Errorf("rpm file modes lack %q:\n%s", want, perms)
 		}
 	}
-	if got := output(t, "rpm", "-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE}", p.rpm1); got != "tenement "+version1+" 1" {
-		t.Errorf("name version release = %q", got)
+	if got := output(t, "rpm", "-qp", "--queryformat", "%{NAME} %{VERSION} %{RELEASE} %{LICENSE}", p.rpm1); got != "tenement "+version1+" 1 Apache-2.0" {
+		t.Errorf("name version release license = %q", got)
+	}
+	if !strings.Contains(flags, "/usr/share/licenses/tenement/LICENSE l") {
+		t.Errorf("LICENSE is not a %%license file:\n%s", flags)
+	}
+	if got := output(t, "rpm", "-qp", "--changelog", p.rpm1); !strings.Contains(got, "First packaged release") {
+		t.Errorf("rpm %%changelog:\n%s", got)
 	}
 	requires := output(t, "rpm", "-qp", "--requires", p.rpm1)
 	for _, w := range []string{"systemd", "dbus"} {

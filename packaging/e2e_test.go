@@ -1,9 +1,11 @@
 package packaging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,7 +49,9 @@ func TestPackage(t *testing.T) {
 	}{
 		{"install", e.install},
 		{"spawn", e.spawn},
+		{"reload", e.reload},
 		{"restart_under_load", e.restartUnderLoad},
+		{"corrupt_store", e.corruptStore},
 		{"upgrade", e.upgrade},
 		{"tls_with_pebble", e.tls},
 		{"remove", e.remove},
@@ -119,8 +123,35 @@ var client = &http.Client{
 	},
 }
 
-// request sends method to the packaged HTTP listener with a Host header.
+// request sends method to the packaged HTTP listener with a Host header,
+// from loopback.
 func request(method, host, path, body string) (int, string, error) {
+	return requestVia(client, method, host, path, body)
+}
+
+// remoteIP is an address the tests put on the manager's lo (its network
+// namespace has no other interface): a connection from it to it comes
+// from a peer that is not loopback, as from a client on the network.
+const remoteIP = "10.99.0.1"
+
+// fromRemote returns a client whose connections go from remoteIP to
+// remoteIP, at the port of the request's URL.
+func fromRemote(t *testing.T) *http.Client {
+	t.Helper()
+	sh(t, "ip addr replace "+remoteIP+"/32 dev lo")
+	d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(remoteIP)}}
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return d.DialContext(ctx, "tcp", net.JoinHostPort(remoteIP, port))
+		}},
+		CheckRedirect: client.CheckRedirect,
+	}
+}
+
+// requestVia is request with client c.
+func requestVia(c *http.Client, method, host, path, body string) (int, string, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -133,7 +164,7 @@ func request(method, host, path, body string) (int, string, error) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -203,6 +234,43 @@ func (e *e2e) install(t *testing.T) {
 	if code, _, err := request("GET", "nobody.nothing.localhost", "/", ""); err != nil || code != http.StatusNotFound {
 		t.Errorf("request for an unknown host: %d %v, want 404", code, err)
 	}
+	rootOverPlainHTTP(t, "localhost")
+}
+
+// rootOverPlainHTTP checks the packaged default on the plain-HTTP listener:
+// the root domain's API and dashboard answer loopback, and a peer that is
+// not loopback gets 403 and one line saying how to open them; GET /health
+// and the tenants' hosts answer everyone.
+func rootOverPlainHTTP(t *testing.T, root string) {
+	t.Helper()
+	remote := fromRemote(t)
+	for _, tc := range []struct {
+		c          *http.Client
+		from, path string
+		want       int
+	}{
+		{client, "loopback", "/api/instances", http.StatusUnauthorized}, // the API: a token is needed
+		{client, "loopback", "/", http.StatusOK},                        // the dashboard
+		{remote, remoteIP, "/api/instances", http.StatusForbidden},
+		{remote, remoteIP, "/metrics", http.StatusForbidden},
+		{remote, remoteIP, "/", http.StatusForbidden},
+		{remote, remoteIP, "/health", http.StatusOK},
+	} {
+		code, body, err := requestVia(tc.c, "GET", root, tc.path, "")
+		if err != nil || code != tc.want {
+			t.Errorf("GET http://%s%s from %s: %d %q %v, want %d", root, tc.path, tc.from, code, body, err, tc.want)
+			continue
+		}
+		if code == http.StatusForbidden {
+			if strings.Count(strings.TrimSpace(body), "\n") != 0 || !strings.Contains(body, "settings.api_over_http") {
+				t.Errorf("GET http://%s%s from %s: %q, want one line saying how to open it", root, tc.path, tc.from, body)
+			}
+			t.Logf("GET http://%s%s from %s: %d %s", root, tc.path, tc.from, code, strings.TrimSpace(body))
+		}
+	}
+	if code, _, err := requestVia(remote, "GET", "nobody.nothing."+root, "/", ""); err != nil || code != http.StatusNotFound {
+		t.Errorf("a tenant's host from %s: %d %v, want the proxy's 404", remoteIP, code, err)
+	}
 }
 
 func (e *e2e) spawn(t *testing.T) {
@@ -236,6 +304,13 @@ func (e *e2e) spawn(t *testing.T) {
 	code, body, _ = request("GET", "bob.notes."+domain, "/notes", "")
 	if code != 200 || strings.Contains(body, "buy milk") {
 		t.Errorf("bob sees alice's notes: %d %q", code, body)
+	}
+	// A tenant is served to everyone; the root domain is not.
+	if code, body, err := requestVia(fromRemote(t), "GET", "alice.notes."+domain, "/notes", ""); err != nil || code != 200 || !strings.Contains(body, "buy milk") {
+		t.Errorf("GET alice.notes/notes from %s: %d %q %v", remoteIP, code, body, err)
+	}
+	if code, _, err := requestVia(fromRemote(t), "GET", domain, "/api/instances", ""); err != nil || code != http.StatusForbidden {
+		t.Errorf("GET %s/api/instances from %s: %d %v, want 403", domain, remoteIP, code, err)
 	}
 	// The ask endpoint Caddy's on-demand TLS consults (ten caddy).
 	for name, want := range map[string]int{"alice.notes." + domain: 200, "mallory.notes." + domain: 404} {

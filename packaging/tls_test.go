@@ -166,6 +166,22 @@ func (e *e2e) tls(t *testing.T) {
 		r.Body.Close()
 	}
 
+	// Over HTTPS the root domain's API answers a peer that is not
+	// loopback; over plain HTTP, that peer is only redirected.
+	remote := fromRemote(t)
+	if resp, err := httpsClientFrom(roots, domain, remoteIP).Get("https://" + domain + "/api/instances"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("HTTPS GET %s/api/instances from %s: %v %v, want the API's 401", domain, remoteIP, resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest("GET", "http://"+remoteIP+":80/api/instances", nil)
+	req.Host = domain
+	if r, err := remote.Do(req); err != nil || r.StatusCode != http.StatusPermanentRedirect || r.Header.Get("Location") != "https://"+domain+"/api/instances" {
+		t.Errorf("plain HTTP GET %s/api/instances from %s: %v %v, want a redirect to HTTPS", domain, remoteIP, r, err)
+	} else {
+		r.Body.Close()
+	}
+
 	// A restarted daemon serves the cached certificate.
 	sh(t, "systemctl restart tenement")
 	resp, _, err = get("alice.notes."+domain, "/")
@@ -180,10 +196,15 @@ func (e *e2e) tls(t *testing.T) {
 // httpsClient connects to the daemon's HTTPS port whatever the host, and
 // trusts only Pebble's roots.
 func httpsClient(roots *x509.CertPool, host string) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+	return httpsClientFrom(roots, host, "127.0.0.1")
+}
+
+// httpsClientFrom is httpsClient with connections from ip to ip.
+func httpsClientFrom(roots *x509.CertPool, host, ip string) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, "127.0.0.1:443")
+			return d.DialContext(ctx, network, net.JoinHostPort(ip, "443"))
 		},
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: host},
 		ForceAttemptHTTP2: true,

@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/store"
 )
 
 // version is set at build time: -ldflags "-X github.com/tenement/tenement/internal/cli.version=1.2.3".
@@ -27,6 +29,21 @@ type app struct {
 	server, token, configPath string
 	stdin                     io.Reader
 	stdout, stderr            io.Writer
+}
+
+// ExitStoreCorrupt is ten's exit status when the store is corrupt: 78,
+// EX_CONFIG of sysexits.h. The daemon cannot run until an operator acts
+// (ten store recover), so tenement.service names this status in
+// RestartPreventExitStatus=: systemd then does not restart it every
+// RestartSec, forever. Every other error is exit status 1.
+const ExitStoreCorrupt = 78
+
+// exitStatus is the exit status of an error.
+func exitStatus(err error) int {
+	if errors.Is(err, store.ErrCorrupt) {
+		return ExitStoreCorrupt
+	}
+	return 1
 }
 
 // Main runs ten with args (without the program name) and returns the exit
@@ -44,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(a.stderr, "ten: "+oneLine(err.Error()))
-		return 1
+		return exitStatus(err)
 	}
 	return 0
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -53,7 +55,7 @@ time); the instances of removed services keep running as orphaned until
 stopped or deleted. Settings only a restart applies are named.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
+			c, err := a.reloadClient()
 			if err != nil {
 				return err
 			}
@@ -122,4 +124,47 @@ func countInstances(cfg *config.Config) int {
 		n += len(ids)
 	}
 	return n
+}
+
+// reloadClient is the client of ten config reload. The daemon reads the
+// config file itself and refuses a bad one in one line (logged, and in its
+// status line, which systemctl status shows), so a file that does not load
+// here must not keep the request from the daemon: that would leave the
+// daemon's status saying the last reload worked. The daemon is then found
+// at the file's api_socket as far as it can be read (the file's TOML
+// parses), else the file's own error is the answer.
+func (a *app) reloadClient() (*client.Client, error) {
+	c, err := a.client()
+	if err == nil || a.server != "" || os.Getenv("TENEMENT_SERVER") != "" {
+		return c, err
+	}
+	sock := apiSocketOf(config.Find(a.configPath))
+	if fi, serr := os.Stat(sock); sock == "" || serr != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil, err
+	}
+	return client.New("unix:"+sock, "")
+}
+
+// apiSocketOf returns settings.api_socket of the config file at path, or
+// its default, without validating anything else; "" when the file is not
+// TOML or the value is not an absolute path.
+func apiSocketOf(path string) string {
+	var f struct {
+		Settings struct {
+			APISocket string `toml:"api_socket"`
+		} `toml:"settings"`
+	}
+	if path == "" {
+		return ""
+	}
+	if _, err := toml.DecodeFile(path, &f); err != nil {
+		return ""
+	}
+	switch s := f.Settings.APISocket; {
+	case s == "":
+		return config.DefaultAPISocket
+	case filepath.IsAbs(s):
+		return s
+	}
+	return ""
 }

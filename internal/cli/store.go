@@ -27,8 +27,10 @@ do not depend on it: their units belong to systemd and keep running while
 the daemon is down.
 
 When the store is corrupt, the daemon refuses to start and says so in one
-line. Then stop the daemon and its socket (systemctl stop tenement.socket
-tenement.service), run ten store recover, and start them again.`,
+line, with exit status 78 (tenement.service does not restart it on that
+status); ten store check exits 78 too. Then stop the daemon and its socket
+(systemctl stop tenement.socket tenement.service), run ten store recover,
+and start them again.`,
 	}
 	cmd.AddCommand(a.storeCheckCmd(), a.storeRecoverCmd())
 	return cmd
