@@ -37,3 +37,6 @@ func Main(m *testing.M, setup func(share string) error) int {
 	noManager = "not Linux"
 	return m.Run()
 }
+
+// CgroupLayout is "none": the testbed needs Linux.
+func CgroupLayout() string { return "none" }

@@ -78,6 +78,21 @@ func TestIntegrationManager(t *testing.T) {
 			t.Errorf("testmgr.target, multi-user.target: %q, want active, inactive", out)
 		}
 	})
+	t.Run("cgroup tree", func(t *testing.T) {
+		layout := cgroupLayout("/")
+		if want := os.Getenv(EnvCgroup); want == "unified" && layout != want {
+			t.Fatalf("%s=%s, but the manager's /sys/fs/cgroup is %s", EnvCgroup, want, layout)
+		}
+		// systemd agrees: it taints itself "cgroupsv1" unless the whole tree is cgroup2
+		tainted := strings.Contains(run(t, "systemctl", "show", "-p", "Tainted", "--value"), "cgroupsv1")
+		if tainted != (layout != "unified") {
+			t.Errorf("layout %s, but systemd's Tainted has cgroupsv1: %t", layout, tainted)
+		}
+		if out := run(t, "systemd-cgls", "--no-pager"); !strings.Contains(out, "init.scope") {
+			t.Errorf("systemd-cgls shows no init.scope:\n%s", out)
+		}
+		t.Logf("cgroup: %s", layout)
+	})
 	t.Run("running", func(t *testing.T) {
 		out, _ := exec.CommandContext(ctx, "systemctl", "is-system-running").Output()
 		if st := strings.TrimSpace(string(out)); st != "running" && st != "degraded" {
@@ -149,6 +164,12 @@ func TestValidName(t *testing.T) {
 	}
 	if _, err := checkOptions(Options{Name: "ok", Share: []string{"rel/dir"}}); err == nil {
 		t.Error("checkOptions accepted a relative share dir")
+	}
+	if _, err := checkOptions(Options{Name: "ok", Cgroup: "v2"}); err == nil {
+		t.Error("checkOptions accepted Cgroup=v2")
+	}
+	if o, err := checkOptions(Options{Name: "ok"}); err != nil || o.Net != "private" || o.Cgroup != "host" {
+		t.Errorf("checkOptions defaults: %+v, %v", o, err)
 	}
 }
 
