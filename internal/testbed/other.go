@@ -38,5 +38,12 @@ func Main(m *testing.M, setup func(share string) error) int {
 	return m.Run()
 }
 
+type cgroupTree struct {
+	layout          string
+	controllers, v1 map[string]bool
+}
+
+func readCgroupTree() (cgroupTree, error) { return cgroupTree{}, errUnsupported }
+
 // CgroupLayout is "none": the testbed needs Linux.
 func CgroupLayout() string { return "none" }

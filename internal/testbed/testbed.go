@@ -19,7 +19,8 @@
 //   - the manager gets sub-cgroups named tenement-testbed-NAME at the root of every cgroup
 //     hierarchy, so resource control (MemoryMax, CPUWeight, TasksMax, ...) really works. With
 //     TENEMENT_TESTBED_CGROUP=unified it sees only the cgroup2 one and runs unified, as on
-//     production Debian 12; on a hybrid host that tree has no controllers.
+//     production Debian 12; on a hybrid host that tree has no controllers, and tests that
+//     need one skip there with the reason (RequireController).
 //
 // Booting takes about one second. State lives under /var/lib/tenement-testbed/NAME (pid and
 // owner records, logs, the system bus dir) and is keyed by NAME, so several managers (several
@@ -178,6 +179,76 @@ func Require(t testing.TB) {
 		t.Fatal(msg + " (a skip counts as a failure because $CI or " + EnvRequire + "=1 is set)")
 	}
 	t.Skip(msg)
+}
+
+// RequireController is Require for a test that needs cgroup controllers ("memory", "pids",
+// "cpu", ...): MemoryMax= and the memory counters need "memory", TasksMax= and TasksCurrent
+// "pids", CPUWeight= "cpu". When the manager's cgroup tree lacks one, the test is skipped
+// with the reason, and that skip is expected (even in CI) in one case only: the manager runs
+// unified (Options.Cgroup "unified") on a host whose init has bound the controller to a
+// cgroup v1 hierarchy, so no cgroup2 tree can have it. Otherwise a missing controller fails
+// the test when $CI or TENEMENT_REQUIRE_SYSTEMD=1 is set, as Require does.
+func RequireController(t testing.TB, controllers ...string) {
+	t.Helper()
+	if msg := checkControllers(t, controllers); msg != "" {
+		t.Skip(msg)
+	}
+}
+
+// HasController is RequireController for a test that checks what happens without the
+// controller where that is expected: it returns false (and logs why) instead of skipping.
+func HasController(t testing.TB, controller string) bool {
+	t.Helper()
+	if msg := checkControllers(t, []string{controller}); msg != "" {
+		t.Log(msg)
+		return false
+	}
+	return true
+}
+
+// checkControllers returns "" when the manager's cgroup tree has the controllers, the
+// reason when it lacks them as expected; otherwise it skips the test, or fails it in CI.
+func checkControllers(t testing.TB, controllers []string) string {
+	t.Helper()
+	Require(t)
+	tree, err := readCgroupTree()
+	if err != nil {
+		t.Fatalf("testbed: reading the manager's cgroup tree: %v", err)
+	}
+	msg, expected := tree.lacks(controllers)
+	switch {
+	case msg == "" || expected:
+		return msg
+	case os.Getenv("CI") != "" || os.Getenv(EnvRequire) == "1":
+		t.Fatal(msg + " (a skip counts as a failure because $CI or " + EnvRequire + "=1 is set)")
+	}
+	t.Skip(msg)
+	return msg
+}
+
+// lacks says which of controllers the tree has not ("" if none), and whether that is
+// expected: a unified tree on a host that binds them to cgroup v1 hierarchies.
+func (tree cgroupTree) lacks(controllers []string) (msg string, expected bool) {
+	var missing []string
+	expected = tree.layout == "unified"
+	for _, c := range controllers {
+		if !tree.controllers[c] {
+			missing = append(missing, c)
+			expected = expected && tree.v1[c]
+		}
+	}
+	if len(missing) == 0 {
+		return "", false
+	}
+	noun, where := "controller", "it to a cgroup v1 hierarchy"
+	if len(missing) > 1 {
+		noun, where = "controllers", "them to cgroup v1 hierarchies"
+	}
+	msg = fmt.Sprintf("testbed: the manager's %s cgroup tree has no %s %s", tree.layout, strings.Join(missing, ", "), noun)
+	if expected {
+		msg += " (this host binds " + where + ", which a unified tree cannot use)"
+	}
+	return msg, expected
 }
 
 // Eventually retries f every 25ms until it returns nil, and fails the test
