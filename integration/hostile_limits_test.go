@@ -44,6 +44,9 @@ const operatorCPU = "cpu_shares = 100\n"
 // TestHostileLimits runs at each hostile level (eachLevel, with
 // operatorCPU added to the level's service).
 func TestHostileLimits(t *testing.T) {
+	// TasksMax= (pids), MemoryMax= (memory) and the tenants' CPU groups
+	// (cpu) are what is tested; without them the bombs would be unbounded.
+	testbed.RequireController(t, "pids", "memory", "cpu")
 	for _, l := range hostileLevels {
 		t.Run(l.name, func(t *testing.T) {
 			if l.require != nil {

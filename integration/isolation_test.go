@@ -308,6 +308,7 @@ network = "private"
 }
 
 func TestNamespaceLimitsSpareTheNeighbour(t *testing.T) {
+	testbed.RequireController(t, "memory", "pids") // or the bombs are unbounded
 	d := startIsolated(t, `health_check_interval = "30s"`, namespaceServices)
 	d.ten("spawn", "ns:hog")
 	d.ten("spawn", "ns:calm")
@@ -456,6 +457,15 @@ func TestSandbox(t *testing.T) {
 		t.Errorf("two sandboxes share uid %d", w.UID)
 	}
 	d.ten("stop", "box:bob")
+}
+
+func TestSandboxLimits(t *testing.T) {
+	requireRunsc(t)
+	testbed.RequireController(t, "memory", "pids") // or the bombs are unbounded
+	d := startIsolated(t, `health_check_interval = "30s"`, sandboxServices)
+	const host = "alice.box.test.local"
+	unit := "tenement@box-alice.service"
+	d.ten("spawn", "box:alice")
 
 	// A fork bomb stops at TasksMax: gVisor's processes are host tasks
 	// of the unit (its own threads and the platform's stubs).

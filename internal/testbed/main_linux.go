@@ -24,16 +24,21 @@ import (
 //
 //	func TestMain(m *testing.M) { os.Exit(testbed.Main(m, nil)) }
 //
-// Inside a manager it runs the tests. On the host it boots a manager (NET=private), runs this
-// test binary inside it with the same arguments and returns its exit code; the manager and the
-// run's share dir are removed afterwards unless TENEMENT_TESTBED_KEEP=1. setup, if non-nil,
-// runs on the host before the boot and may put extra files (binaries built for the tests) into
-// the share dir, whose path it gets. If no manager can be had, Main runs the tests on the host
-// and Require skips (or fails in CI).
+// Inside a manager it runs the tests. On the host it boots a manager (NET=private; a unified
+// cgroup tree if TENEMENT_TESTBED_CGROUP=unified), runs this test binary inside it with the
+// same arguments and returns its exit code; the manager and the run's share dir are removed
+// afterwards unless TENEMENT_TESTBED_KEEP=1. setup, if non-nil, runs on the host before the
+// boot and may put extra files (binaries built for the tests) into the share dir, whose path
+// it gets. If no manager can be had, Main runs the tests on the host and Require skips (or
+// fails in CI).
 func Main(m *testing.M, setup func(share string) error) int {
 	if Inside() {
 		dieWithLauncher()
 		return m.Run()
+	}
+	if c := os.Getenv(EnvCgroup); c != "" && c != "host" && c != "unified" { // a typo must not test the default instead
+		fmt.Fprintf(os.Stderr, "testbed: %s=%q: want \"unified\" or \"host\"\n", EnvCgroup, c)
+		return 2
 	}
 	code, ran, err := runInManager(setup)
 	if ran {
@@ -114,7 +119,7 @@ func (l *launcher) run(ctx context.Context, setup func(string) error) (int, erro
 	if l.keep {
 		owner = "none"
 	}
-	m, err = start(ctx, Options{Name: l.name, Net: "private", Share: l.shares()}, owner)
+	m, err = start(ctx, Options{Name: l.name, Net: "private", Share: l.shares(), Cgroup: os.Getenv(EnvCgroup)}, owner)
 	if err != nil {
 		return 0, err
 	}
@@ -123,8 +128,8 @@ func (l *launcher) run(ctx context.Context, setup func(string) error) (int, erro
 	if out, err := m.Command(ctx, "systemctl", "--version").Output(); err == nil {
 		version, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
 	}
-	fmt.Fprintf(os.Stderr, "testbed: %s manager %s (host pid %d, private netns) booted in %.2fs; running tests inside\n",
-		version, l.name, m.PID, boot.Seconds())
+	fmt.Fprintf(os.Stderr, "testbed: %s manager %s (host pid %d, private netns) booted in %.2fs (cgroup: %s); running tests inside\n",
+		version, l.name, m.PID, boot.Seconds(), m.Cgroup)
 
 	cmd := exec.Command("nsenter", append(m.nsenterArgs(), append([]string{bin}, os.Args[1:]...)...)...)
 	cmd.Env = append(os.Environ(), EnvInside+"="+l.name, EnvShare+"="+l.share, "TMPDIR="+filepath.Join(l.share, "tmp"))

@@ -68,14 +68,14 @@ func Start(ctx context.Context, opts Options) (*Manager, error) {
 
 // start is Start with an explicit owner: a pid, or "none" for a manager kept until Stop.
 func start(ctx context.Context, opts Options, owner string) (*Manager, error) {
-	net, err := checkOptions(opts)
+	opts, err := checkOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := available(); err != nil {
 		return nil, fmt.Errorf("testbed: cannot boot a manager: %w", err)
 	}
-	env := []string{"NET=" + net, "SHARE=" + strings.Join(opts.Share, " "), "OWNER=" + owner}
+	env := []string{"NET=" + opts.Net, "CGROUP=" + opts.Cgroup, "SHARE=" + strings.Join(opts.Share, " "), "OWNER=" + owner}
 	out, err := runScript(ctx, env, "start", opts.Name)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: start %s: %w", opts.Name, err)
@@ -85,7 +85,13 @@ func start(ctx context.Context, opts Options, owner string) (*Manager, error) {
 		_ = (&Manager{Name: opts.Name}).Stop()
 		return nil, fmt.Errorf("testbed: start %s: unexpected output %q", opts.Name, out)
 	}
-	return &Manager{Name: opts.Name, PID: pid}, nil
+	// the manager's root, seen from the host through its mount namespace
+	layout := cgroupLayout(fmt.Sprintf("/proc/%d/root", pid))
+	if opts.Cgroup == "unified" && layout != "unified" {
+		_ = (&Manager{Name: opts.Name}).Stop()
+		return nil, fmt.Errorf("testbed: start %s: asked for a unified cgroup tree, booted %s", opts.Name, layout)
+	}
+	return &Manager{Name: opts.Name, PID: pid, Cgroup: layout}, nil
 }
 
 // Stop powers the manager off (SIGKILL after 10 s) and removes its cgroups, its state dir

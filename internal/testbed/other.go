@@ -37,3 +37,13 @@ func Main(m *testing.M, setup func(share string) error) int {
 	noManager = "not Linux"
 	return m.Run()
 }
+
+type cgroupTree struct {
+	layout          string
+	controllers, v1 map[string]bool
+}
+
+func readCgroupTree() (cgroupTree, error) { return cgroupTree{}, errUnsupported }
+
+// CgroupLayout is "none": the testbed needs Linux.
+func CgroupLayout() string { return "none" }

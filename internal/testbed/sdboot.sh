@@ -4,9 +4,13 @@
 # tenement's integration tests. It is embedded into internal/testbed (go:embed) and run with bash,
 # and it also works by hand (as root). See README.md beside it.
 #
-#   [NET=private|host] [SHARE="/dir1 /dir2"] [OWNER=pid|none] sdboot.sh start NAME
+#   [NET=private|host] [CGROUP=host|unified] [SHARE="/dir1 /dir2"] [OWNER=pid|none] sdboot.sh start NAME
 #        boots the manager, waits until it is running/degraded, prints the host pid of its PID 1.
 #        NET=private (default): own network namespace (only lo, UP); NET=host: the host's.
+#        CGROUP=host (default): the host's cgroup layout (hybrid here); CGROUP=unified: only
+#               a cgroup2 tree, so systemd runs unified. On a hybrid host that tree has no
+#               controllers (they are bound to the v1 hierarchies), and the whole manager is
+#               capped through its v1 sub-cgroups instead (UNIFIED_PIDS_MAX, UNIFIED_MEMORY_MAX).
 #        SHARE: host dirs rbind-mounted read-write at the same path inside.
 #        OWNER: the process that owns the manager (default: our parent). When it is gone, the
 #               manager is stale and `cleanup-stale` removes it. OWNER=none: kept until `stop`.
@@ -34,6 +38,8 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 ROOT=/var/lib/tenement-testbed
 CGPREFIX=tenement-testbed-
+# CGROUP=unified on a hybrid host: the whole manager's caps (see cmd_start)
+UNIFIED_PIDS_MAX=2048 UNIFIED_MEMORY_MAX=$((4 << 30))
 
 die() { echo "sdboot: $*" >&2; exit 1; }
 valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]]; }
@@ -141,10 +147,10 @@ stale_reason() {
 }
 
 # ---- the part that runs inside the new namespaces (as their PID 1, before exec'ing systemd) ----
-boot_inner() { # S NAME CGMOUNTS SHARE...
+boot_inner() { # S NAME CGMOUNTS CGROUP SHARE...
 	set -eu
-	local S=$1 NAME=$2 CGM=$3 M=$1/merged d p u c x mp fs opts keep hasctl ctrls
-	shift 3
+	local S=$1 NAME=$2 CGM=$3 CG=$4 M=$1/merged d p u c x mp fs opts keep hasctl ctrls
+	shift 4
 	mount -t tmpfs -o mode=755 tmpfs "$S/ovl"
 	mkdir "$S/ovl/upper" "$S/ovl/work"
 	# the upper layer must be on another filesystem than /, or the layers overlap
@@ -182,6 +188,13 @@ boot_inner() { # S NAME CGMOUNTS SHARE...
 	ctrls=" $(awk 'NR > 1 && $4 == 1 { printf "%s ", $1 }' /proc/cgroups)"
 	if grep -q '^/sys/fs/cgroup ' <<<"$CGM"; then # pure cgroup v2 host
 		[ "$(wc -l <<<"$CGM")" = 1 ] || { echo "unsupported cgroup layout: $CGM" >&2; exit 1; }
+		mount -t cgroup2 cgroup2 "$M/sys/fs/cgroup"
+	elif [ "$CG" = unified ]; then
+		# only the cgroup2 hierarchy (its root is our sub-cgroup of the host's): systemd sees
+		# cgroup2 at /sys/fs/cgroup and runs unified. On a hybrid host the controllers stay bound
+		# to the v1 hierarchies, so this tree has none of them (no memory, cpu, pids, ...). The
+		# hierarchy's flags (nsdelegate, favordynmods, ...) are global, but a mount made outside
+		# the init cgroup namespace leaves them as they are.
 		mount -t cgroup2 cgroup2 "$M/sys/fs/cgroup"
 	else
 		mount -t tmpfs -o mode=755 tmpfs "$M/sys/fs/cgroup"
@@ -264,9 +277,10 @@ start_exit() {
 
 cmd_start() {
 	NAME=$1
-	local net=${NET:-private} owner=${OWNER:-$PPID} ost=none netflag='' d mp fs opts cgm U c k st='' i lk
+	local net=${NET:-private} cg=${CGROUP:-host} owner=${OWNER:-$PPID} ost=none netflag='' d mp fs opts cgm U c k st='' i lk
 	P=
 	case $net in private) netflag=--net ;; host) ;; *) die "NET must be private or host, not '$net'" ;; esac
+	case $cg in host | unified) ;; *) die "CGROUP must be host or unified, not '$cg'" ;; esac
 	for c in unshare nsenter setsid flock mount pivot_root find; do command -v $c >/dev/null || die "$c not found"; done
 	[ -x /lib/systemd/systemd ] || die "/lib/systemd/systemd not found"
 	if [ "$owner" != none ]; then ost=$(starttime "$owner") || die "OWNER $owner is not a running process"; fi
@@ -275,6 +289,9 @@ cmd_start() {
 	done
 	cgm=$(cg_mounts)
 	[ -n "$cgm" ] || die "no cgroup hierarchies under /sys/fs/cgroup"
+	if [ "$cg" = unified ] && ! grep -q ' cgroup2 ' <<<"$cgm"; then
+		die "CGROUP=unified needs a cgroup2 hierarchy on the host; it has only cgroup v1"
+	fi
 	mkdir -p "$ROOT"
 	chmod 755 "$ROOT"
 	S=$ROOT/$NAME
@@ -295,6 +312,13 @@ cmd_start() {
 		if [ "$fs" = cgroup ] && [ -f "$d/cpuset.cpus" ]; then # v1 cpuset: empty until set
 			cat "$mp/cpuset.cpus" > "$d/cpuset.cpus" && cat "$mp/cpuset.mems" > "$d/cpuset.mems" || exit 1
 		fi
+		# A unified manager on a hybrid host enforces no TasksMax= or MemoryMax= (its tree has
+		# no controllers): a test that bombs by mistake would take the host down. Cap the whole
+		# manager through its v1 sub-cgroups instead.
+		if [ "$cg" = unified ] && [ "$fs" = cgroup ]; then
+			if [ -f "$d/pids.max" ]; then echo "$UNIFIED_PIDS_MAX" > "$d/pids.max" || exit 1; fi
+			if [ -f "$d/memory.limit_in_bytes" ]; then echo "$UNIFIED_MEMORY_MAX" > "$d/memory.limit_in_bytes" || exit 1; fi
+		fi
 	done <<<"$cgm"
 	# the subshell joins the sub-cgroups, then becomes unshare; its child is the manager's PID 1
 	(
@@ -302,7 +326,7 @@ cmd_start() {
 		while read -r mp fs opts; do echo "$BASHPID" > "$mp/$CGPREFIX$NAME/cgroup.procs" || exit 1; done <<<"$cgm"
 		# shellcheck disable=SC2086
 		exec setsid unshare --mount --pid --fork --uts --ipc --cgroup $netflag --propagation private \
-			bash -c "$(declare -f boot_inner); boot_inner \"\$@\"" boot_inner "$S" "$NAME" "$cgm" ${SHARE:-}
+			bash -c "$(declare -f boot_inner); boot_inner \"\$@\"" boot_inner "$S" "$NAME" "$cgm" "$cg" ${SHARE:-}
 	) > "$S/unshare.log" 2>&1 < /dev/null &
 	U=$!
 	echo "$U $(starttime "$U")" > "$S/unshare.pid"

@@ -17,7 +17,10 @@
 //     testmgr.target (journald + dbus), never multi-user.target: the guest can neither touch
 //     host-global settings nor start the host's enabled services;
 //   - the manager gets sub-cgroups named tenement-testbed-NAME at the root of every cgroup
-//     hierarchy, so resource control (MemoryMax, CPUWeight, TasksMax, ...) really works.
+//     hierarchy, so resource control (MemoryMax, CPUWeight, TasksMax, ...) really works. With
+//     TENEMENT_TESTBED_CGROUP=unified it sees only the cgroup2 one and runs unified, as on
+//     production Debian 12; on a hybrid host that tree has no controllers, and tests that
+//     need one skip there with the reason (RequireController).
 //
 // Booting takes about one second. State lives under /var/lib/tenement-testbed/NAME (pid and
 // owner records, logs, the system bus dir) and is keyed by NAME, so several managers (several
@@ -66,6 +69,9 @@ const (
 	EnvKeep = "TENEMENT_TESTBED_KEEP"
 	// EnvRequire=1 turns Require's skip into a failure, like a non-empty $CI does.
 	EnvRequire = "TENEMENT_REQUIRE_SYSTEMD"
+	// EnvCgroup is Main's Options.Cgroup: "unified" boots the manager with a cgroup2 tree
+	// only; unset or "host", with the host's layout (hybrid on our machines).
+	EnvCgroup = "TENEMENT_TESTBED_CGROUP"
 )
 
 // Options configure Start.
@@ -77,12 +83,21 @@ type Options struct {
 	// Share lists absolute host directories bind-mounted read-write at the same path inside.
 	// They must not contain white space.
 	Share []string
+	// Cgroup is the manager's cgroup tree: "host" (the default) mounts the host's layout,
+	// hybrid on our machines (v1 controllers, systemd's name=systemd hierarchy and a cgroup2
+	// one); "unified" mounts only a cgroup2 tree, so systemd runs unified as on a cgroup v2
+	// host. On a hybrid host that tree has no controllers (the kernel binds each to one
+	// hierarchy, and the host's init uses them in v1): limits are accepted but not enforced.
+	Cgroup string
 }
 
 // Manager is a running systemd manager started by Start.
 type Manager struct {
 	Name string
 	PID  int // host pid of the manager's PID 1
+	// Cgroup is the layout of the manager's /sys/fs/cgroup as booted: "unified" (cgroup2
+	// only), "hybrid" (v1 hierarchies and a cgroup2 one) or "legacy" (v1 only).
+	Cgroup string
 }
 
 // SystemBus returns the D-Bus address of the manager's system bus, usable from the host
@@ -98,24 +113,31 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
 // rule (its check-name subcommand); a test keeps the two in agreement.
 func validName(name string) bool { return nameRE.MatchString(name) }
 
-func checkOptions(opts Options) (net string, err error) {
+// checkOptions validates opts and returns them with the defaults filled in.
+func checkOptions(opts Options) (Options, error) {
 	if !validName(opts.Name) {
-		return "", fmt.Errorf("testbed: invalid manager name %q (want %s)", opts.Name, nameRE)
+		return opts, fmt.Errorf("testbed: invalid manager name %q (want %s)", opts.Name, nameRE)
 	}
 	switch opts.Net {
 	case "", "private":
-		net = "private"
+		opts.Net = "private"
 	case "host":
-		net = "host"
 	default:
-		return "", fmt.Errorf("testbed: Net must be \"private\" or \"host\", not %q", opts.Net)
+		return opts, fmt.Errorf("testbed: Net must be \"private\" or \"host\", not %q", opts.Net)
+	}
+	switch opts.Cgroup {
+	case "", "host":
+		opts.Cgroup = "host"
+	case "unified":
+	default:
+		return opts, fmt.Errorf("testbed: Cgroup must be \"host\" or \"unified\", not %q", opts.Cgroup)
 	}
 	for _, d := range opts.Share {
 		if !filepath.IsAbs(d) || strings.ContainsAny(d, " \t\n\r") || filepath.Clean(d) == "/" {
-			return "", fmt.Errorf("testbed: cannot share %q: want an absolute path other than / without white space", d)
+			return opts, fmt.Errorf("testbed: cannot share %q: want an absolute path other than / without white space", d)
 		}
 	}
-	return net, nil
+	return opts, nil
 }
 
 // noManager is why Main runs the tests on the host; it is written before m.Run.
@@ -157,6 +179,76 @@ func Require(t testing.TB) {
 		t.Fatal(msg + " (a skip counts as a failure because $CI or " + EnvRequire + "=1 is set)")
 	}
 	t.Skip(msg)
+}
+
+// RequireController is Require for a test that needs cgroup controllers ("memory", "pids",
+// "cpu", ...): MemoryMax= and the memory counters need "memory", TasksMax= and TasksCurrent
+// "pids", CPUWeight= "cpu". When the manager's cgroup tree lacks one, the test is skipped
+// with the reason, and that skip is expected (even in CI) in one case only: the manager runs
+// unified (Options.Cgroup "unified") on a host whose init has bound the controller to a
+// cgroup v1 hierarchy, so no cgroup2 tree can have it. Otherwise a missing controller fails
+// the test when $CI or TENEMENT_REQUIRE_SYSTEMD=1 is set, as Require does.
+func RequireController(t testing.TB, controllers ...string) {
+	t.Helper()
+	if msg := checkControllers(t, controllers); msg != "" {
+		t.Skip(msg)
+	}
+}
+
+// HasController is RequireController for a test that checks what happens without the
+// controller where that is expected: it returns false (and logs why) instead of skipping.
+func HasController(t testing.TB, controller string) bool {
+	t.Helper()
+	if msg := checkControllers(t, []string{controller}); msg != "" {
+		t.Log(msg)
+		return false
+	}
+	return true
+}
+
+// checkControllers returns "" when the manager's cgroup tree has the controllers, the
+// reason when it lacks them as expected; otherwise it skips the test, or fails it in CI.
+func checkControllers(t testing.TB, controllers []string) string {
+	t.Helper()
+	Require(t)
+	tree, err := readCgroupTree()
+	if err != nil {
+		t.Fatalf("testbed: reading the manager's cgroup tree: %v", err)
+	}
+	msg, expected := tree.lacks(controllers)
+	switch {
+	case msg == "" || expected:
+		return msg
+	case os.Getenv("CI") != "" || os.Getenv(EnvRequire) == "1":
+		t.Fatal(msg + " (a skip counts as a failure because $CI or " + EnvRequire + "=1 is set)")
+	}
+	t.Skip(msg)
+	return msg
+}
+
+// lacks says which of controllers the tree has not ("" if none), and whether that is
+// expected: a unified tree on a host that binds them to cgroup v1 hierarchies.
+func (tree cgroupTree) lacks(controllers []string) (msg string, expected bool) {
+	var missing []string
+	expected = tree.layout == "unified"
+	for _, c := range controllers {
+		if !tree.controllers[c] {
+			missing = append(missing, c)
+			expected = expected && tree.v1[c]
+		}
+	}
+	if len(missing) == 0 {
+		return "", false
+	}
+	noun, where := "controller", "it to a cgroup v1 hierarchy"
+	if len(missing) > 1 {
+		noun, where = "controllers", "them to cgroup v1 hierarchies"
+	}
+	msg = fmt.Sprintf("testbed: the manager's %s cgroup tree has no %s %s", tree.layout, strings.Join(missing, ", "), noun)
+	if expected {
+		msg += " (this host binds " + where + ", which a unified tree cannot use)"
+	}
+	return msg, expected
 }
 
 // Eventually retries f every 25ms until it returns nil, and fails the test

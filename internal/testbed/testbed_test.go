@@ -78,6 +78,31 @@ func TestIntegrationManager(t *testing.T) {
 			t.Errorf("testmgr.target, multi-user.target: %q, want active, inactive", out)
 		}
 	})
+	t.Run("cgroup tree", func(t *testing.T) {
+		layout := cgroupLayout("/")
+		if want := os.Getenv(EnvCgroup); want == "unified" && layout != want {
+			t.Fatalf("%s=%s, but the manager's /sys/fs/cgroup is %s", EnvCgroup, want, layout)
+		}
+		// systemd agrees: it taints itself "cgroupsv1" unless the whole tree is cgroup2
+		tainted := strings.Contains(run(t, "systemctl", "show", "-p", "Tainted", "--value"), "cgroupsv1")
+		if tainted != (layout != "unified") {
+			t.Errorf("layout %s, but systemd's Tainted has cgroupsv1: %t", layout, tainted)
+		}
+		if out := run(t, "systemd-cgls", "--no-pager"); !strings.Contains(out, "init.scope") {
+			t.Errorf("systemd-cgls shows no init.scope:\n%s", out)
+		}
+		tree, err := readCgroupTree()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []string{"memory", "pids", "cpu"} {
+			// v1-bound controllers are in a hybrid tree and cannot be in a unified one
+			if want := tree.v1[c] == (layout != "unified"); tree.controllers[c] != want {
+				t.Errorf("%s tree: controller %s present %t, want %t (bound to v1: %t)", layout, c, tree.controllers[c], want, tree.v1[c])
+			}
+		}
+		t.Logf("cgroup: %s, controllers %v", layout, tree.controllers)
+	})
 	t.Run("running", func(t *testing.T) {
 		out, _ := exec.CommandContext(ctx, "systemctl", "is-system-running").Output()
 		if st := strings.TrimSpace(string(out)); st != "running" && st != "degraded" {
@@ -149,6 +174,49 @@ func TestValidName(t *testing.T) {
 	}
 	if _, err := checkOptions(Options{Name: "ok", Share: []string{"rel/dir"}}); err == nil {
 		t.Error("checkOptions accepted a relative share dir")
+	}
+	if _, err := checkOptions(Options{Name: "ok", Cgroup: "v2"}); err == nil {
+		t.Error("checkOptions accepted Cgroup=v2")
+	}
+	if o, err := checkOptions(Options{Name: "ok"}); err != nil || o.Net != "private" || o.Cgroup != "host" {
+		t.Errorf("checkOptions defaults: %+v, %v", o, err)
+	}
+}
+
+func TestLacks(t *testing.T) {
+	set := func(s ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range s {
+			m[c] = true
+		}
+		return m
+	}
+	bound := set("memory", "pids", "cpu", "cpuacct")
+	tests := []struct {
+		name         string
+		tree         cgroupTree
+		want         []string
+		wantMsg      string
+		wantExpected bool
+	}{
+		{"hybrid has all", cgroupTree{"hybrid", set("memory", "pids", "cpu"), bound}, []string{"memory", "pids"}, "", false},
+		{"unified on a hybrid host", cgroupTree{"unified", set(), bound}, []string{"memory", "pids"},
+			"testbed: the manager's unified cgroup tree has no memory, pids controllers (this host binds them to cgroup v1 hierarchies, which a unified tree cannot use)", true},
+		{"unified on a v2 host", cgroupTree{"unified", set("memory", "pids", "cpu", "io"), set()}, []string{"memory", "cpu"}, "", false},
+		{"unified, controller not delegated", cgroupTree{"unified", set("memory"), set()}, []string{"memory", "pids"},
+			"testbed: the manager's unified cgroup tree has no pids controller", false},
+		{"hybrid without memory", cgroupTree{"hybrid", set("pids"), bound}, []string{"memory"},
+			"testbed: the manager's hybrid cgroup tree has no memory controller", false},
+		{"unified, one v1-bound, one not", cgroupTree{"unified", set(), set("memory")}, []string{"memory", "pids"},
+			"testbed: the manager's unified cgroup tree has no memory, pids controllers", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, expected := tt.tree.lacks(tt.want)
+			if msg != tt.wantMsg || expected != tt.wantExpected {
+				t.Errorf("lacks(%v) = %q, %t; want %q, %t", tt.want, msg, expected, tt.wantMsg, tt.wantExpected)
+			}
+		})
 	}
 }
 
