@@ -168,8 +168,7 @@ func (e *Etcd) Start(ctx context.Context) error {
 	// no ETCD_* variables of ours may configure it
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Stdout, cmd.Stderr = &lockedWriter{&e.logMu, &e.logs}, &lockedWriter{&e.logMu, &e.logs}
-	// it dies with the test process, whatever kills that
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithUs(cmd)
 	if err := cmd.Start(); err != nil {
 		e.mu.Unlock()
 		return fmt.Errorf("fleettest: start etcd: %w", err)
