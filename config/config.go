@@ -73,6 +73,9 @@ type Config struct {
 	// Instances lists the instances to start when the daemon starts
 	// ([instances] NAME = ["id", ...]). Default: none.
 	Instances map[string][]string `toml:"instances" json:"instances"`
+	// Fleet is [fleet]: this host is one of several coordinated through
+	// etcd (fleet.go). Default: none (one host on its own).
+	Fleet *Fleet `toml:"fleet" json:"fleet,omitempty"`
 
 	// Path is the file the config came from; empty for built-in defaults.
 	Path string `toml:"-" json:"-"`

@@ -40,6 +40,9 @@ func (c *Config) setDefaults(defined func(key ...string) bool) {
 	setInt(&s.MaxHeaderBytes, 64<<10)
 	setInt(&s.AuditMaxEntries, DefaultAuditMaxEntries)
 	s.TLS.setDefaults()
+	if c.Fleet != nil {
+		c.Fleet.setDefaults(hostname)
+	}
 	s.Domain = strings.TrimSuffix(strings.ToLower(s.Domain), ".")
 	if c.Services == nil {
 		c.Services = map[string]*Service{}
@@ -109,6 +112,16 @@ func zeroes(c *Config, defined func(key ...string) bool, file string, loc *locat
 			add("settings."+k.name, "settings", k.name)
 		}
 	}
+	if f := c.Fleet; f != nil {
+		for _, k := range []struct {
+			name string
+			zero bool
+		}{{"capacity", f.Capacity == 0}, {"lease_ttl", f.LeaseTTL == 0}, {"write_timeout", f.WriteTimeout == 0}} {
+			if k.zero {
+				add("fleet."+k.name, "fleet", k.name)
+			}
+		}
+	}
 	for name, svc := range c.Services {
 		if svc == nil {
 			continue
@@ -164,6 +177,9 @@ func (c *Config) validate() []*Error {
 		c.Settings.DataDir = resolve(c.Path, c.Settings.DataDir)
 	}
 	c.Settings.TLS.validate(&p, c.Settings.DataDir, c.Settings.Domain, c.Path)
+	if c.Fleet != nil {
+		c.Fleet.validate(&p, c.Settings.Listen, c.Path)
+	}
 	for _, name := range c.serviceNames() {
 		key := "service." + name
 		if err := names.ValidateService(name); err != nil {

@@ -1,0 +1,117 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/store"
+)
+
+func TestTokensFleetWide(t *testing.T) {
+	e := sharedEtcd(t)
+	cluster := newCluster()
+	h1 := startAgent(t, e, cluster, "h1", 10)
+	h2 := startAgent(t, e, cluster, "h2", 10)
+	ctx := context.Background()
+	tok := store.Token{ID: "a1b2c3d4e5f6", Hash: "sha256:abc123", Tenant: "alice", Description: "laptop",
+		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := h1.PutToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "h2 knows the token by its hash", func() error {
+		got, err := h2.TokenByHash(tok.Hash)
+		if err != nil {
+			return err
+		}
+		if got != tok {
+			return fmt.Errorf("got %+v, want %+v", got, tok)
+		}
+		return nil
+	})
+	if got, err := h2.Token(tok.ID); err != nil || got != tok {
+		t.Fatalf("token by id: %+v %v", got, err)
+	}
+	if got := h2.Tokens(); len(got) != 1 || got[0] != tok {
+		t.Fatalf("tokens: %+v", got)
+	}
+	tests := []struct {
+		name string
+		tok  store.Token
+		want error
+	}{
+		{"same id", store.Token{ID: tok.ID, Hash: "sha256:other"}, errdefs.ErrConflict},
+		{"same hash", store.Token{ID: "ffff", Hash: tok.Hash}, errdefs.ErrConflict},
+		{"no hash", store.Token{ID: "ffff"}, errdefs.ErrInvalid},
+		{"a secret, not a hash", store.Token{ID: "ffff", Hash: "c2VjcmV0"}, errdefs.ErrInvalid},
+		{"bad id", store.Token{ID: "../x", Hash: "sha256:01"}, errdefs.ErrInvalid},
+		{"bad tenant", store.Token{ID: "ffff", Hash: "sha256:01", Tenant: "Alice!"}, errdefs.ErrInvalid},
+	}
+	for _, tt := range tests {
+		if err := h2.PutToken(ctx, tt.tok); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if err := h2.DeleteToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "h1 forgets the token", func() error {
+		if _, err := h1.TokenByHash(tok.Hash); !errors.Is(err, errdefs.ErrNotFound) {
+			return fmt.Errorf("TokenByHash: %v", err)
+		}
+		return nil
+	})
+	if err := h1.DeleteToken(ctx, tok.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("delete again: %v", err)
+	}
+}
+
+func TestDomainsFleetWide(t *testing.T) {
+	e := sharedEtcd(t)
+	cluster := newCluster()
+	h1 := startAgent(t, e, cluster, "h1", 10)
+	h2 := startAgent(t, e, cluster, "h2", 10)
+	ctx := context.Background()
+	alice, bob := inst(t, "notes:alice"), inst(t, "notes:bob")
+	if err := h1.PutDomain(ctx, "Notes.Alice.Example.", alice); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "h2 routes the domain", func() error {
+		if n, ok := h2.Domain("notes.alice.example"); !ok || n != alice {
+			return fmt.Errorf("got %v %v", n, ok)
+		}
+		return nil
+	})
+	if n, ok := h2.Domain("NOTES.alice.example."); !ok || n != alice {
+		t.Fatalf("a Host header in capitals: %v %v", n, ok)
+	}
+	if err := h2.PutDomain(ctx, "notes.alice.example", alice); err != nil {
+		t.Fatalf("bind again to the same instance: %v", err)
+	}
+	if err := h2.PutDomain(ctx, "notes.alice.example", bob); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("bind to another instance: %v, want ErrConflict", err)
+	}
+	for _, d := range []string{"", "10.0.0.1", "-a.example", "a..example", "a_b.example"} {
+		if err := h1.PutDomain(ctx, d, bob); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("bind %q: %v, want ErrInvalid", d, err)
+		}
+	}
+	if got := h1.Domains(); len(got) != 1 || got[0] != (Binding{"notes.alice.example", alice}) {
+		t.Fatalf("domains: %+v", got)
+	}
+	if err := h2.DeleteDomain(ctx, "notes.alice.example"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "h1 unbinds", func() error {
+		if _, ok := h1.Domain("notes.alice.example"); ok {
+			return errors.New("still bound")
+		}
+		return nil
+	})
+	if err := h2.DeleteDomain(ctx, "notes.alice.example"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("unbind again: %v", err)
+	}
+}
