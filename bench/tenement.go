@@ -109,7 +109,13 @@ func (d *daemon) startProcess() error {
 	defer logf.Close()
 	cmd := exec.Command(d.ten, "serve", "--config", d.cfg.Path)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
+	// Only the daemon asked to serves the profiler: another one started
+	// first with the bench's own TENEMENT_PPROF would take its address.
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "TENEMENT_PPROF=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	if d.pprof != "" {
 		cmd.Env = append(cmd.Env, "TENEMENT_PPROF="+d.pprof)
 	}
