@@ -20,6 +20,9 @@
 // and BENCH_PROFILE_DIR (bench/run sets them with PROFILE=1: the daemon
 // serves its profiler, see daemon/pprof.go, and a CPU profile of it is taken
 // over each throughput level).
+//
+// SCALE=1 runs the scale benchmark instead (scale.go): the control plane
+// with 10 000 registered tenants and up to 1 000 awake.
 package main
 
 import (
@@ -86,6 +89,10 @@ func getParams() (params, error) {
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
+	if os.Getenv("SCALE") == "1" {
+		mainScale()
+		return
+	}
 	p, err := getParams()
 	if err != nil {
 		log.Fatal(err)
@@ -95,6 +102,18 @@ func main() {
 	}
 	ctx := context.Background()
 	rep, err := run(ctx, p)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(rep.markdown())
+}
+
+func mainScale() {
+	p := getScaleParams()
+	if p.bin == "" || p.work == "" {
+		log.Fatal("BENCH_BIN and BENCH_WORK must be set; run SCALE=1 bench/run")
+	}
+	rep, err := runScale(context.Background(), p)
 	if err != nil {
 		log.Fatal(err)
 	}

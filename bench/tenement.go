@@ -61,18 +61,25 @@ type daemon struct {
 	listen string
 	log    string
 	pprof  string // the daemon's profiler address, or ""
+	ten    string
 }
 
 func startDaemon(dir, ten, app string, port int, pprofAddr string, levels []string) (*daemon, error) {
 	sock := "/run/tenement-bench-api.sock"
 	listen := "127.0.0.1:" + strconv.Itoa(port)
-	cfgPath := filepath.Join(dir, "tenement.toml")
 	data := filepath.Join(dir, "data")
-	_ = os.RemoveAll(data)
 	text := fmt.Sprintf(benchConfig, data, sock, listen, domain, app, app)
 	for _, l := range levels {
 		text += fmt.Sprintf(levelServiceConfig, levelServices[l], app, l)
 	}
+	return launchDaemon(dir, ten, text, pprofAddr)
+}
+
+// launchDaemon writes the config text to dir/tenement.toml (its data_dir
+// is emptied first), starts `ten serve` on it with its log in
+// dir/daemon.log, and waits until its API answers.
+func launchDaemon(dir, ten, text, pprofAddr string) (*daemon, error) {
+	cfgPath := filepath.Join(dir, "tenement.toml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
@@ -80,42 +87,68 @@ func startDaemon(dir, ten, app string, port int, pprofAddr string, levels []stri
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{cfg: cfg, listen: listen, log: filepath.Join(dir, "daemon.log"), done: make(chan struct{}), pprof: pprofAddr}
-	logf, err := os.Create(d.log)
-	if err != nil {
+	_ = os.RemoveAll(cfg.Settings.DataDir)
+	d := &daemon{cfg: cfg, listen: cfg.Settings.Listen, log: filepath.Join(dir, "daemon.log"), pprof: pprofAddr, ten: ten}
+	if err := d.startProcess(); err != nil {
 		return nil, err
+	}
+	if err := d.waitAPI(20 * time.Second); err != nil {
+		d.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// startProcess starts `ten serve` on the daemon's config, appending to its
+// log, and returns without waiting for it.
+func (d *daemon) startProcess() error {
+	logf, err := os.OpenFile(d.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	defer logf.Close()
-	d.cmd = exec.Command(ten, "serve", "--config", cfgPath)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = os.Environ()
-	if pprofAddr != "" {
-		d.cmd.Env = append(d.cmd.Env, "TENEMENT_PPROF="+pprofAddr)
+	cmd := exec.Command(d.ten, "serve", "--config", d.cfg.Path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Only the daemon asked to serves the profiler: another one started
+	// first with the bench's own TENEMENT_PPROF would take its address.
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "TENEMENT_PPROF=") {
+			cmd.Env = append(cmd.Env, e)
+		}
 	}
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
-		return nil, err
+	if d.pprof != "" {
+		cmd.Env = append(cmd.Env, "TENEMENT_PPROF="+d.pprof)
 	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	if d.api, err = client.New("unix:"+sock, ""); err != nil {
-		return nil, err
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	d.cmd, d.done = cmd, done
+	if d.api, err = client.New("unix:"+d.cfg.Settings.APISocket, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// waitAPI waits until the daemon's API answers.
+func (d *daemon) waitAPI(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := d.api.Instances(ctx)
 		cancel()
 		if err == nil {
-			return d, nil
+			return nil
 		}
 		select {
 		case <-d.done:
-			return nil, fmt.Errorf("ten serve exited: %s", d.tail())
+			return fmt.Errorf("ten serve exited: %s", d.tail())
 		default:
 		}
 		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("ten serve's API did not come up: %w: %s", err, d.tail())
+			return fmt.Errorf("ten serve's API did not come up: %w: %s", err, d.tail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

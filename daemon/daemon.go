@@ -78,8 +78,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer sd.Close()
-	// Metrics count systemd's and the store's errors on the way.
-	reg := metrics.New(metrics.Options{Log: log, Runtime: true})
+	// Metrics count systemd's and the store's errors on the way, and
+	// export the count of calls the connection made.
+	reg := metrics.New(metrics.Options{Log: log, Runtime: true, Calls: sd})
 	opts := supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg}
 	// Memory and CPU of every running instance in one pass over the cgroup
 	// files, at most once per accountingAge (a scrape, ten ps and the

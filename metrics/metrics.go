@@ -1,9 +1,9 @@
 // Package metrics is tenement's Prometheus instrumentation: it observes the
 // proxy's requests and the supervisor's wakes, restarts and deletions, counts
-// the errors of systemd (over D-Bus) and of the store, and at scrape time
-// reads every instance's state, memory and CPU (systemd's accounting,
-// MemoryCurrent and CPUUsageNSec over D-Bus, through the supervisor) and
-// storage use.
+// the errors of systemd (over D-Bus) and of the store, exports the count of
+// the calls made to systemd, and at scrape time reads every awake
+// instance's state, memory and CPU (from the supervisor's memory and one
+// pass over the cgroup files: no call to systemd) and storage use.
 //
 // A Registry has its own prometheus.Registry, never the global one. It
 // serves the text format scoped to what a caller may read (ServeMetrics):
@@ -85,6 +85,9 @@ type Options struct {
 	Runtime bool
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Calls, if set, is exported as tenement_systemd_calls_total, read at
+	// every scrape (the daemon passes its *dbusapi.Conn). Default: none.
+	Calls SystemdCalls
 }
 
 // New returns a Registry. Call Watch before serving scrapes.
@@ -133,6 +136,9 @@ func New(o Options) *Registry {
 		acts: map[names.Instance]*activity{},
 	}
 	r.reg.MustRegister(r.requests, r.latency, r.wakes, r.wakeTime, r.restarts, r.dbusErrs, r.storeErrs, &collector{r: r})
+	if o.Calls != nil {
+		r.reg.MustRegister(callsCollector{src: o.Calls})
+	}
 	if o.Runtime {
 		r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
