@@ -35,6 +35,7 @@ var (
 	_ Instances           = (*supervisor.Supervisor)(nil)
 	_ supervisor.Observer = (*Registry)(nil)
 	_ proxy.Observer      = (*Registry)(nil)
+	_ proxy.Prober        = (*Registry)(nil)
 )
 
 // Histogram buckets, in seconds. Requests include the wait for a wake, so
@@ -65,6 +66,14 @@ type Registry struct {
 	restarts  *prometheus.CounterVec
 	dbusErrs  *prometheus.CounterVec
 	storeErrs *prometheus.CounterVec
+
+	// Per service, not per instance: their series do not grow with the
+	// tenants, and only admins see them (a tenant's scope keeps series
+	// with an instance label only).
+	svcWakes *prometheus.CounterVec   // service, cause, result
+	svcWake  *prometheus.HistogramVec // service, cause
+	asleep   *prometheus.CounterVec   // service
+	probes   *prometheus.CounterVec   // service, kind
 
 	mu   sync.Mutex
 	src  Instances
@@ -133,9 +142,27 @@ func New(o Options) *Registry {
 			Name: "tenement_store_errors_total",
 			Help: "Store operations that failed for a reason other than a missing or conflicting record.",
 		}, []string{"op"}),
+		svcWakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_service_wakes_total",
+			Help: "Starts of a service's instances, by cause (request, spawn, deploy, schedule) and result (ok, error).",
+		}, []string{"service", "cause", "result"}),
+		svcWake: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tenement_service_wake_duration_seconds",
+			Help:    "Time a successful start of a service's instance took, from the start until it was ready, by cause.",
+			Buckets: wakeBuckets,
+		}, []string{"service", "cause"}),
+		asleep: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_asleep_seconds_total",
+			Help: "Time the service's instances spent asleep, counted when each wakes.",
+		}, []string{"service"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenement_probes_answered_total",
+			Help: "Requests tenement answered itself for an asleep instance without waking it, by kind (probe_path, user_agent).",
+		}, []string{"service", "kind"}),
 		acts: map[names.Instance]*activity{},
 	}
-	r.reg.MustRegister(r.requests, r.latency, r.wakes, r.wakeTime, r.restarts, r.dbusErrs, r.storeErrs, &collector{r: r})
+	r.reg.MustRegister(r.requests, r.latency, r.wakes, r.wakeTime, r.restarts, r.dbusErrs, r.storeErrs,
+		r.svcWakes, r.svcWake, r.asleep, r.probes, &collector{r: r})
 	if o.Calls != nil {
 		r.reg.MustRegister(callsCollector{src: o.Calls})
 	}
@@ -176,6 +203,16 @@ func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duratio
 	if err != nil {
 		result = "error"
 	} else {
+		r.svcWake.WithLabelValues(n.Service, string(cause)).Observe(d.Seconds())
+	}
+	r.svcWakes.WithLabelValues(n.Service, string(cause), result).Inc()
+	if cause != supervisor.CauseRequest {
+		// The per-instance series count what requests woke (the
+		// documented alerts on failed wakes); other starts are in the
+		// service's series only.
+		return
+	}
+	if err == nil {
 		r.wakeTime.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
 	}
 	r.wakes.WithLabelValues(n.Service, n.ID, result).Inc()
@@ -194,7 +231,15 @@ func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duratio
 }
 
 // Slept records how long an instance was asleep (supervisor.Observer).
-func (r *Registry) Slept(n names.Instance, d time.Duration) {}
+func (r *Registry) Slept(n names.Instance, d time.Duration) {
+	r.asleep.WithLabelValues(n.Service).Add(d.Seconds())
+}
+
+// Probe records a request answered for an asleep instance without waking
+// it (proxy.Prober).
+func (r *Registry) Probe(n names.Instance, kind string) {
+	r.probes.WithLabelValues(n.Service, kind).Inc()
+}
 
 // Restarted records a restart (supervisor.Observer).
 func (r *Registry) Restarted(n names.Instance, reason string) {

@@ -401,3 +401,65 @@ func TestStatusClass(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceWakePolicySeries(t *testing.T) {
+	alice, bob := inst("web:alice"), inst("web:bob")
+	r, _, _ := newTestRegistry(t, info("web:alice", supervisor.StateRunning), info("web:bob", supervisor.StateAsleep))
+	r.Woke(alice, supervisor.CauseRequest, 200*time.Millisecond, nil)
+	r.Woke(bob, supervisor.CauseRequest, 400*time.Millisecond, nil)
+	r.Woke(alice, supervisor.CauseSchedule, time.Second, nil)
+	r.Woke(bob, supervisor.CauseDeploy, time.Second, errors.New("did not start"))
+	r.Slept(alice, 90*time.Second)
+	r.Slept(bob, 30*time.Second)
+	for range 3 {
+		r.Probe(bob, "probe_path")
+	}
+	r.Probe(bob, "user_agent")
+
+	mfs := scrape(t, r, nil)
+	svc := func(kv ...string) map[string]string {
+		m := map[string]string{"service": "web"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"tenement_service_wakes_total", svc("cause", "request", "result", "ok"), 2},
+		{"tenement_service_wakes_total", svc("cause", "schedule", "result", "ok"), 1},
+		{"tenement_service_wakes_total", svc("cause", "deploy", "result", "error"), 1},
+		{"tenement_asleep_seconds_total", svc(), 120},
+		{"tenement_probes_answered_total", svc("kind", "probe_path"), 3},
+		{"tenement_probes_answered_total", svc("kind", "user_agent"), 1},
+	} {
+		if got := one(t, mfs, tc.name, tc.labels).GetCounter().GetValue(); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	h := one(t, mfs, "tenement_service_wake_duration_seconds", svc("cause", "request")).GetHistogram()
+	if h.GetSampleCount() != 2 || h.GetSampleSum() < 0.59 || h.GetSampleSum() > 0.61 {
+		t.Errorf("request wakes histogram: count %d sum %v", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if n := len(metricstest.Series(mfs, "tenement_service_wake_duration_seconds", svc("cause", "deploy"))); n != 0 {
+		t.Errorf("a failed deploy start is timed: %d series", n)
+	}
+	// Starts not caused by a request stay out of the per-instance series
+	// (which the failed-wake alerts read).
+	if got := one(t, mfs, "tenement_wakes_total", map[string]string{"service": "web", "instance": "alice", "result": "ok"}).GetCounter().GetValue(); got != 1 {
+		t.Errorf("alice's request wakes = %v, want 1", got)
+	}
+	if n := len(metricstest.Series(mfs, "tenement_wakes_total", map[string]string{"instance": "bob", "result": "error"})); n != 0 {
+		t.Errorf("bob's failed deploy start counts as a failed wake")
+	}
+	// A tenant sees none of the service's series: they sum its neighbours.
+	mine := scrape(t, r, func(n names.Instance) bool { return n == bob })
+	for _, name := range []string{"tenement_service_wakes_total", "tenement_service_wake_duration_seconds", "tenement_asleep_seconds_total", "tenement_probes_answered_total"} {
+		if mine[name] != nil {
+			t.Errorf("tenant bob sees %s", name)
+		}
+	}
+}
