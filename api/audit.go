@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
-	"github.com/tenement/tenement/store"
 )
 
 // DefaultAuditLimit is how many audit entries GET /api/audit returns
@@ -32,10 +32,11 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, id Identity) e
 	if err != nil {
 		return err
 	}
-	if log == nil {
-		log = []store.AuditEntry{}
+	out := make([]apitype.AuditEntry, len(log))
+	for i, e := range log {
+		out[i] = auditOut(e)
 	}
-	writeJSON(w, http.StatusOK, log)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

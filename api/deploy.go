@@ -7,42 +7,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/supervisor"
 )
 
-// Deploy defaults and bounds.
-const (
-	DefaultDeployWeight  = 100
-	DefaultDeployTimeout = 30 * time.Second
-	MaxDeployTimeout     = time.Hour
-	// deployPoll is how often a deploy checks the new version's health.
-	deployPoll = 250 * time.Millisecond
-)
+// deployPoll is how often a deploy checks the new version's health.
+const deployPoll = 250 * time.Millisecond
 
-// DeployRequest is the body of POST /api/deploy: start service:version,
-// wait until it is healthy, then give it weight. "process" is the original's
-// name for the service. Timeout is in seconds.
-type DeployRequest struct {
-	Service string `json:"service,omitempty"`
-	Process string `json:"process,omitempty"`
-	Version string `json:"version"`
-	Weight  *int   `json:"weight,omitempty"`
-	Timeout *int   `json:"timeout,omitempty"`
-}
-
-// DeployResponse answers a deploy that became healthy.
-type DeployResponse struct {
-	Instance string `json:"instance"`
-	Socket   string `json:"socket"`
-	Port     int    `json:"port"`
-	Unit     string `json:"unit"`
-	Weight   int    `json:"weight"`
-	Status   string `json:"status"` // "healthy"
-}
-
-func (req DeployRequest) parse() (names.Instance, int, time.Duration, error) {
+// parseDeploy reads a deploy's instance, weight and timeout, with their
+// defaults.
+func parseDeploy(req apitype.DeployRequest) (names.Instance, int, time.Duration, error) {
 	svc := req.Service
 	if svc == "" {
 		svc = req.Process
@@ -51,29 +27,29 @@ func (req DeployRequest) parse() (names.Instance, int, time.Duration, error) {
 	if err != nil {
 		return n, 0, 0, err
 	}
-	weight := DefaultDeployWeight
+	weight := apitype.DefaultDeployWeight
 	if req.Weight != nil {
 		weight = *req.Weight
 	}
 	if weight < 0 || weight > 100 {
 		return n, 0, 0, fmt.Errorf("%w: weight %d: want 0–100", errdefs.ErrInvalid, weight)
 	}
-	timeout := DefaultDeployTimeout
+	timeout := apitype.DefaultDeployTimeout
 	if req.Timeout != nil {
 		timeout = time.Duration(*req.Timeout) * time.Second
 	}
-	if timeout <= 0 || timeout > MaxDeployTimeout {
-		return n, 0, 0, fmt.Errorf("%w: timeout %v: want 1s–%v", errdefs.ErrInvalid, timeout, MaxDeployTimeout)
+	if timeout <= 0 || timeout > apitype.MaxDeployTimeout {
+		return n, 0, 0, fmt.Errorf("%w: timeout %v: want 1s–%v", errdefs.ErrInvalid, timeout, apitype.MaxDeployTimeout)
 	}
 	return n, weight, timeout, nil
 }
 
 func (s *Server) deploy(w http.ResponseWriter, r *http.Request, id Identity) error {
-	var req DeployRequest
+	var req apitype.DeployRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
-	n, weight, timeout, err := req.parse()
+	n, weight, timeout, err := parseDeploy(req)
 	if err != nil {
 		return err
 	}
@@ -85,8 +61,8 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request, id Identity) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, DeployResponse{Instance: info.Name, Socket: info.Listen, Port: info.Port, Unit: info.Unit,
-		Weight: info.Weight, Status: string(supervisor.HealthHealthy)})
+	writeJSON(w, http.StatusOK, apitype.DeployResponse{Instance: info.Instance.String(), Socket: info.Addr, Port: info.Port, Unit: info.Unit,
+		Weight: info.Weight, Status: apitype.HealthHealthy})
 	return nil
 }
 
@@ -179,25 +155,8 @@ func (s *Server) abandon(n names.Instance) string {
 	}
 }
 
-// RouteRequest is the body of POST /api/route: move the weighted traffic of
-// a service from one version to another.
-type RouteRequest struct {
-	Service string `json:"service,omitempty"`
-	Process string `json:"process,omitempty"`
-	From    string `json:"from"`
-	To      string `json:"to"`
-}
-
-// RouteResponse answers a route.
-type RouteResponse struct {
-	FromInstance string `json:"from_instance"`
-	ToInstance   string `json:"to_instance"`
-	FromWeight   int    `json:"from_weight"`
-	ToWeight     int    `json:"to_weight"`
-}
-
 func (s *Server) route(w http.ResponseWriter, r *http.Request, id Identity) error {
-	var req RouteRequest
+	var req apitype.RouteRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
@@ -224,7 +183,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, id Identity) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, RouteResponse{FromInstance: from.String(), ToInstance: to.String(), FromWeight: fw, ToWeight: tw})
+	writeJSON(w, http.StatusOK, apitype.RouteResponse{FromInstance: from.String(), ToInstance: to.String(), FromWeight: fw, ToWeight: tw})
 	return nil
 }
 

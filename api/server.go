@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/supervisor"
@@ -130,7 +131,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if errors.As(err, &ra) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((ra.RetryAfter()+time.Second-1)/time.Second))))
 	}
-	writeJSON(w, status, map[string]string{"error": err.Error()})
+	writeJSON(w, status, apitype.ErrorResponse{Error: err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 )
 
@@ -145,9 +146,7 @@ func (c *Client) connError(err error) error {
 // statusError turns an error answer into an error of its kind carrying the
 // daemon's message.
 func statusError(resp *http.Response) error {
-	var body struct {
-		Error string `json:"error"`
-	}
+	var body apitype.ErrorResponse
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	msg := strings.TrimSpace(string(raw))
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {

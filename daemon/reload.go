@@ -42,7 +42,7 @@ var liveSettings = map[string]bool{
 }
 
 // Reload reloads the config file.
-func (r *reloader) Reload(ctx context.Context) (api.ReloadResponse, error) {
+func (r *reloader) Reload(ctx context.Context) (api.Reloaded, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_ = activation.Notify(activation.Reloading())
@@ -56,8 +56,8 @@ func (r *reloader) Reload(ctx context.Context) (api.ReloadResponse, error) {
 	return resp, err
 }
 
-func (r *reloader) reload() (api.ReloadResponse, error) {
-	var resp api.ReloadResponse
+func (r *reloader) reload() (api.Reloaded, error) {
+	var resp api.Reloaded
 	cfg, err := LoadConfig(r.opts)
 	if err != nil {
 		return resp, err

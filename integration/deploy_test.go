@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
 )
 
 // webService's versions are healthy unless their id is "fail": the app
@@ -44,7 +43,7 @@ func TestDeployThatNeverGetsHealthyIsStopped(t *testing.T) {
 		t.Errorf("deploy failed after %v, timeout 3s", took)
 	}
 	i := d.info("web:fail")
-	if i.State != supervisor.StateAsleep || i.Weight != 0 {
+	if i.State != apitype.StateAsleep || i.Weight != 0 {
 		t.Errorf("failed deploy: state %s weight %d, want asleep with weight 0", i.State, i.Weight)
 	}
 	if got := systemctl(t, "is-active", "tenement@web-fail.service"); got == "active" || got == "activating" {
@@ -57,10 +56,10 @@ func TestDeployThatNeverGetsHealthyIsStopped(t *testing.T) {
 			t.Fatalf("web.%s: %d %q %v", d.domain, code, body, err)
 		}
 	}
-	if i := d.info("web:fail"); i.State != supervisor.StateAsleep {
+	if i := d.info("web:fail"); i.State != apitype.StateAsleep {
 		t.Errorf("web:fail woke: %s", i.State)
 	}
-	var log []store.AuditEntry
+	var log []apitype.AuditEntry
 	if err := json.Unmarshal([]byte(d.ten("audit", "--json")), &log); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +153,7 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 		t.Errorf("%d requests before the route and %d after: too few to tell", before, after)
 	}
 	t.Logf("measured: ten route: %d requests, %d before and %d after the route, none failed", len(results), before, after)
-	if i := d.info("web:v1"); i.Weight != 0 || i.State != supervisor.StateRunning {
+	if i := d.info("web:v1"); i.Weight != 0 || i.State != apitype.StateRunning {
 		t.Errorf("web:v1 after route: %+v", i)
 	}
 	// Routing to a version that does not exist changes nothing.
@@ -199,7 +198,7 @@ func TestDeployedVersionGetsNoTrafficBeforeHealthy(t *testing.T) {
 			return
 		default:
 		}
-		if i, ok := d.ps()["slowv:1500ms"]; ok && i.State != supervisor.StateRunning {
+		if i, ok := d.ps()["slowv:1500ms"]; ok && i.State != apitype.StateRunning {
 			observed++
 			if i.Weight != 0 {
 				t.Fatalf("new version %s with weight %d before it is healthy", i.State, i.Weight)

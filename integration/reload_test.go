@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
 )
 
 // rewrite replaces the services of the daemon's config file (the settings
@@ -89,7 +89,7 @@ func TestConfigReload(t *testing.T) {
 			t.Errorf("%s is not restart-pending: %+v", n, ps[n])
 		}
 	}
-	if o := ps["old:x"]; !o.Orphaned || o.State != supervisor.StateRunning {
+	if o := ps["old:x"]; !o.Orphaned || o.State != apitype.StateRunning {
 		t.Errorf("old:x: orphaned %v, %s", o.Orphaned, o.State)
 	}
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // TestCorruptStoreRecover: the daemon dies (kill -9) and its store is
@@ -90,7 +90,7 @@ func TestCorruptStoreRecover(t *testing.T) {
 	for _, n := range []string{"alice", "bob"} {
 		name := "notes:" + n
 		b, a := before[name], after[name]
-		if a.State != supervisor.StateRunning || a.Port != b.Port || a.MainPID != b.MainPID || a.Weight != 0 {
+		if a.State != apitype.StateRunning || a.Port != b.Port || a.MainPID != b.MainPID || a.Weight != 0 {
 			t.Errorf("%s before %+v\nafter recovery %+v", name, b, a)
 		}
 		if got := mainPID(t, "tenement@notes-"+n+".service"); got != pids[n] {

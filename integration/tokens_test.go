@@ -14,9 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // TestTokenGenWithAndWithoutDaemon creates tokens through the running
@@ -52,7 +51,7 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatalf("token list without a daemon: %v %s", err, errOut)
 	}
-	var list []api.TokenInfo
+	var list []apitype.TokenInfo
 	if err := json.Unmarshal([]byte(listOut), &list); err != nil || len(list) != 3 {
 		t.Fatalf("token list: %v %s", err, listOut)
 	}
@@ -68,7 +67,7 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 		{admin.Token, []string{"notes:alice", "notes:bob"}},
 	} {
 		ps := d.tcpTen(tc.token, "ps", "--json")
-		var got []supervisor.Info
+		var got []apitype.Instance
 		if err := json.Unmarshal([]byte(ps), &got); err != nil {
 			t.Fatalf("ps --json: %v %s", err, ps)
 		}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
-	"github.com/tenement/tenement/daemon"
 )
 
 // caddyOptions is what the Caddyfile is made from.
@@ -44,7 +44,7 @@ X-Forwarded-For and X-Forwarded-Proto; set front_listen and front_group
 (the group Caddy runs as) in tenement.toml.
 
 By default Caddy gets certificates on demand: at the first TLS handshake for
-a name it asks tenement (GET ` + daemon.AskPath + `?domain=NAME on tenement's
+a name it asks tenement (GET ` + apitype.AskPath + `?domain=NAME on tenement's
 listener on this host), which allows only the root domain,
 {service}.{domain} of configured services and {id}.{service}.{domain} of
 known instances. This needs no DNS API and no wildcard certificate; see
@@ -206,9 +206,9 @@ func renderOnDemand(w func(string, ...any), o caddyOptions) {
 	if strings.HasPrefix(o.Front, "unix:") {
 		w("\t# Over TCP on this host (Caddy's ask takes no unix socket): tenement\n")
 		w("\t# answers it to loopback peers and on its front listener only.\n")
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, daemon.AskPath)
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, apitype.AskPath)
 	} else {
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, daemon.AskPath)
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, apitype.AskPath)
 	}
 	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
 	w("\ttls {\n\t\ton_demand\n\t}\n")

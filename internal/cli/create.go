@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/names"
 )
@@ -24,7 +24,7 @@ func (a *app) createCmd() *cobra.Command {
 and wakes on its first request. Many at once, in one store transaction (all
 or none): a sign-up flow registers its customers this way. Instances that
 are known already are left as they are. --from-file reads one SERVICE:ID a
-line ("-" for stdin); at most ` + fmt.Sprint(api.MaxCreate) + ` a call.`,
+line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids := args
 			if fromFile != "" {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/credentials"
 )
 
 func (a *app) credentialCmd() *cobra.Command {
@@ -46,12 +46,12 @@ for byte, at most 1 MiB: a trailing newline is part of it (printf '%s' "$X"
 sends none). NAME is 1–255 letters, digits, _, - and .`,
 		Args: exactArgs(2, "SERVICE[:ID] and a credential NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
 			name := args[1]
-			if err := credentials.ValidateName(name); err != nil {
+			if err := apitype.ValidateCredentialName(name); err != nil {
 				return err
 			}
 			value, err := a.readSecret(fromFile)
@@ -82,7 +82,7 @@ sends none). NAME is 1–255 letters, digits, _, - and .`,
 }
 
 // appliesAt says when a change reaches a target's instances.
-func appliesAt(t credentials.Target) string {
+func appliesAt(t apitype.CredentialTarget) string {
 	if n, ok := t.Instance(); ok {
 		return fmt.Sprintf("It applies at %s's next start (ten restart %s).", n, n)
 	}
@@ -90,7 +90,7 @@ func appliesAt(t credentials.Target) string {
 }
 
 // readSecret reads a value from a file or stdin, refusing more than
-// credentials.MaxSize bytes.
+// apitype.MaxCredentialSize bytes.
 func (a *app) readSecret(file string) ([]byte, error) {
 	r := a.stdin
 	if file != "" {
@@ -105,13 +105,13 @@ func (a *app) readSecret(file string) ([]byte, error) {
 			fmt.Fprintln(a.stderr, "Type the value, then Ctrl-D (a newline you type is part of it):")
 		}
 	}
-	value, err := io.ReadAll(io.LimitReader(r, credentials.MaxSize+1))
+	value, err := io.ReadAll(io.LimitReader(r, apitype.MaxCredentialSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("credential: read the value: %w", err)
 	}
-	if len(value) > credentials.MaxSize {
+	if len(value) > apitype.MaxCredentialSize {
 		clear(value)
-		return nil, credentials.ErrTooLarge
+		return nil, apitype.ErrCredentialTooLarge
 	}
 	return value, nil
 }
@@ -127,7 +127,7 @@ func (a *app) credentialListCmd() *cobra.Command {
 service). Values are never shown.`,
 		Args: exactArgs(1, "SERVICE[:ID]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
@@ -167,11 +167,11 @@ func (a *app) credentialRmCmd() *cobra.Command {
 		Short:   "Remove a credential; running instances keep it until their next start",
 		Args:    exactArgs(2, "SERVICE[:ID] and a credential NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
-			if err := credentials.ValidateName(args[1]); err != nil {
+			if err := apitype.ValidateCredentialName(args[1]); err != nil {
 				return err
 			}
 			c, err := a.client()

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/api"
-	"github.com/tenement/tenement/credentials"
+	"github.com/tenement/tenement/apitype"
 )
 
 // credentialServer answers the credential routes on a unix socket and
@@ -39,9 +38,9 @@ func newCredentialServer(t *testing.T) *credentialServer {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.Method {
 		case http.MethodPut:
-			json.NewEncoder(w).Encode(api.CredentialResponse{Target: "notes:alice", Info: credentials.Info{Name: "DB_PASSWORD", Size: int64(len(s.body)), Scope: "instance"}})
+			json.NewEncoder(w).Encode(apitype.CredentialResponse{Target: "notes:alice", Credential: apitype.Credential{Name: "DB_PASSWORD", Size: int64(len(s.body)), Scope: "instance"}})
 		case http.MethodGet:
-			json.NewEncoder(w).Encode([]credentials.Info{{Name: "API_KEY", Size: 3, Scope: "service", Modified: time.Unix(1e9, 0)}})
+			json.NewEncoder(w).Encode([]apitype.Credential{{Name: "API_KEY", Size: 3, Scope: "service", Modified: time.Unix(1e9, 0)}})
 		case http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -107,7 +106,7 @@ func TestCredentialCommands(t *testing.T) {
 			t.Errorf("ten %v: %d %q", args, code, errOut)
 		}
 	}
-	if code, _, errOut := tenIn(bytes.NewReader(make([]byte, credentials.MaxSize+1)), "--server", server, "credential", "set", "notes", "X"); code == 0 ||
+	if code, _, errOut := tenIn(bytes.NewReader(make([]byte, apitype.MaxCredentialSize+1)), "--server", server, "credential", "set", "notes", "X"); code == 0 ||
 		!strings.Contains(errOut, "1 MiB") {
 		t.Errorf("over 1 MiB: %d %q", code, errOut)
 	}

@@ -12,9 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // psFlags are ps's filters and page, as the user gave them.
@@ -33,7 +32,7 @@ func (a *app) psCmd() *cobra.Command {
 		Long: `Instances come ordered by service, then id: all of them, or those that
 --service, --state and --match select.
 
---limit N prints at most N instances (1–` + strconv.Itoa(api.MaxList) + `). When more follow, ps ends
+--limit N prints at most N instances (1–` + strconv.Itoa(apitype.MaxList) + `). When more follow, ps ends
 with a line on stderr that gives the command for the next page: the same one,
 with --after set to this page's last instance. Stdout holds only the table
 (or the JSON array), so a script pages by passing the last instance it got
@@ -80,7 +79,7 @@ as --after until a page comes back empty.`,
 }
 
 // query checks the flags as the daemon will, before anything is sent.
-func (f psFlags) query() (api.ListQuery, error) {
+func (f psFlags) query() (apitype.ListQuery, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"service": f.service, "state": f.state, "q": f.match, "after": f.after} {
 		if s != "" {
@@ -90,7 +89,7 @@ func (f psFlags) query() (api.ListQuery, error) {
 	if f.limit != 0 {
 		v.Set("limit", strconv.Itoa(f.limit))
 	}
-	return api.ParseListQuery(v)
+	return apitype.ParseListQuery(v)
 }
 
 // nextCommand is the ps command line for the page after the instance
@@ -110,9 +109,9 @@ func (f psFlags) nextCommand(after string) string {
 	return strings.Join(args, " ")
 }
 
-func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server string) error {
+func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, server string) error {
 	if len(list) == 0 {
-		if q.Limit = 0; q == (api.ListQuery{}) {
+		if q.Limit = 0; q == (apitype.ListQuery{}) {
 			a.printf("No instances (server %s)\n", server)
 		} else {
 			a.printf("No instances match (server %s)\n", server)
@@ -127,7 +126,7 @@ func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server str
 			mem = fmtBytes(*i.MemoryBytes)
 		}
 		health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
-		if i.State != supervisor.StateRunning {
+		if i.State != apitype.StateRunning {
 			health, uptime = "-", "-"
 		}
 		port := "-"
@@ -142,7 +141,7 @@ func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server str
 
 // note says what else is true of an instance: a config change waiting for
 // its restart, an orphan of a removed service, a keep-awake, a throttle.
-func note(i supervisor.Info) string {
+func note(i apitype.Instance) string {
 	var n []string
 	if i.RestartPending {
 		n = append(n, "restart pending")
@@ -163,8 +162,8 @@ func note(i supervisor.Info) string {
 }
 
 func stateNames() []string {
-	out := make([]string, len(supervisor.States))
-	for i, s := range supervisor.States {
+	out := make([]string, len(apitype.States))
+	for i, s := range apitype.States {
 		out[i] = string(s)
 	}
 	return out

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/store"
 )
@@ -59,18 +59,18 @@ func (a *app) tokenListCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) listTokens(ctx context.Context) ([]api.TokenInfo, error) {
-	var out []api.TokenInfo
+func (a *app) listTokens(ctx context.Context) ([]apitype.TokenInfo, error) {
+	var out []apitype.TokenInfo
 	done, err := a.withStore(func(st *store.Store) error {
 		list, err := st.Tokens()
 		for _, t := range list {
-			out = append(out, api.TokenInfo{ID: t.ID, Tenant: t.Tenant, Admin: t.Tenant == "", Description: t.Description, CreatedAt: t.CreatedAt})
+			out = append(out, apitype.TokenInfo{ID: t.ID, Tenant: t.Tenant, Admin: t.Tenant == "", Description: t.Description, CreatedAt: t.CreatedAt})
 		}
 		return err
 	})
 	if done || err != nil {
 		if out == nil {
-			out = []api.TokenInfo{}
+			out = []apitype.TokenInfo{}
 		}
 		return out, err
 	}

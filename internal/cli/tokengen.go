@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/config"
@@ -61,15 +61,15 @@ store of the config's data dir when none does.`,
 
 // issueToken creates a token in the store directly when no daemon holds
 // it, else through the daemon.
-func (a *app) issueToken(ctx context.Context, tenant, description string) (api.NewToken, error) {
-	var nt api.NewToken
+func (a *app) issueToken(ctx context.Context, tenant, description string) (apitype.NewToken, error) {
+	var nt apitype.NewToken
 	done, err := a.withStore(func(st *store.Store) error {
 		secret, tok, err := auth.Issue(st, tenant, description)
 		auditOffline(st, "token-create", "token:"+tok.ID, scopeDetails(tenant), err)
 		if err != nil {
 			return err
 		}
-		nt = api.NewToken{TokenInfo: api.TokenInfo{ID: tok.ID, Tenant: tok.Tenant, Admin: tok.Tenant == "",
+		nt = apitype.NewToken{TokenInfo: apitype.TokenInfo{ID: tok.ID, Tenant: tok.Tenant, Admin: tok.Tenant == "",
 			Description: tok.Description, CreatedAt: tok.CreatedAt}, Token: secret}
 		return nil
 	})
