@@ -31,11 +31,11 @@ func (d *daemon) tenSplit(args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-// tokenGen creates a token with `ten token-gen --json` and checks that the
+// tokenGen creates a token with `ten token create --json` and checks that the
 // plain form prints the token alone on the first line of stdout.
 func (d *daemon) tokenGen(tenant string) apitype.NewToken {
 	d.t.Helper()
-	args := []string{"token-gen", "--json", "--description", "test"}
+	args := []string{"token", "create", "--json", "--description", "test"}
 	if tenant != "" {
 		args = append(args, "--tenant", tenant)
 	}
@@ -45,10 +45,10 @@ func (d *daemon) tokenGen(tenant string) apitype.NewToken {
 	}
 	var nt apitype.NewToken
 	if err := json.Unmarshal([]byte(out), &nt); err != nil {
-		d.t.Fatalf("token-gen --json: %v: %s", err, out)
+		d.t.Fatalf("token create --json: %v: %s", err, out)
 	}
 	if len(nt.Token) != 43 || nt.ID == "" || nt.Tenant != tenant {
-		d.t.Fatalf("token-gen --json: %+v", nt)
+		d.t.Fatalf("token create --json: %+v", nt)
 	}
 	return nt
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -48,20 +47,6 @@ func newCredentialServer(t *testing.T) *credentialServer {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return s
-}
-
-// tenIn runs ten with stdin.
-func tenIn(stdin io.Reader, args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	a := &app{stdin: stdin, stdout: &stdout, stderr: &stderr}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		stderr.WriteString("ten: " + oneLine(err.Error()) + "\n")
-		code = 1
-	}
-	return code, stdout.String(), stderr.String()
 }
 
 func TestCredentialCommands(t *testing.T) {

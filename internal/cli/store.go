@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -113,7 +115,7 @@ type recoveredUnit struct {
 
 // lost is what a rebuilt store cannot know: only the units carry anything.
 var lost = []string{
-	"API tokens: create new ones (ten token-gen)",
+	"API tokens: create new ones (ten token create)",
 	"routing weights: every recovered instance has weight 0 (ten weight, ten route)",
 	"failed marks and restart counts",
 	"the audit log (the old file keeps it)",
@@ -182,7 +184,9 @@ func (a *app) recoverStore(ctx context.Context, cfg *config.Config) (*recoverRep
 		return nil, err
 	}
 	if st, err := store.Open(cfg.Settings.DataDir, time.Second); err == nil {
-		auditOffline(st, "store-recover", r.Store, fmt.Sprintf("recovered=%d", len(r.records)), nil)
+		// The new store's first entry: the daemon was not there to record it.
+		_, _ = st.Audit(store.AuditEntry{Actor: "uid:" + strconv.Itoa(os.Getuid()), Action: "store-recover", Target: r.Store,
+			Details: fmt.Sprintf("recovered=%d (daemon not running)", len(r.records)), Result: "ok"})
 		st.Close()
 	}
 	return r, nil
