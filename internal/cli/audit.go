@@ -33,17 +33,17 @@ func (a *app) auditCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(log)
+				return a.PrintJSON(log)
 			}
 			if len(log) == 0 {
-				a.printf("The audit log is empty\n")
+				a.Printf("The audit log is empty\n")
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAILS")
 			for _, e := range log {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Actor, e.Action,
-					e.Target, oneLine(e.Result), e.Details)
+					e.Target, OneLine(e.Result), e.Details)
 			}
 			return tw.Flush()
 		},

@@ -64,7 +64,7 @@ command = "/srv/api/app"
 func tenCaddy(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	a := &app{stdout: &out, stderr: &errOut}
+	a := &app{Env: &Env{Stdout: &out, Stderr: &errOut}}
 	root := a.root()
 	root.SetArgs(args)
 	code := 0

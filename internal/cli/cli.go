@@ -1,5 +1,9 @@
-// Package cli is the `ten` command: the daemon (`ten serve`) and the client
-// commands that talk to it. One file per command.
+// Package cli is the `ten` command's client side: the commands that talk to
+// the daemon through its API (package client), and the ones that only read
+// the config file (`ten config`, `ten init`, `ten caddy`). One file per
+// command. The server side (`ten serve` and the commands that work on
+// systemd and the store directly) is internal/servecmd, which cmd/ten adds
+// to the root command; this package imports nothing of the server.
 package cli
 
 import (
@@ -22,31 +26,67 @@ import (
 // version is set at build time: -ldflags "-X github.com/tenement/tenement/internal/cli.version=1.2.3".
 var version = "dev"
 
-// app holds the global flags and the output streams.
-type app struct {
-	server, token, configPath string
-	stdin                     io.Reader
-	stdout, stderr            io.Writer
+// Env is what every command of ten shares: the global --config flag and
+// the streams. Commands defined outside this package get it through Root.
+type Env struct {
+	// ConfigPath is --config, once the flags are parsed ("": find the
+	// config as config.Find does).
+	ConfigPath string
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
-// Main runs ten with args (without the program name) and returns the exit
-// status. Errors are printed as one line on stderr.
-func Main(args []string) int {
+// Printf prints to stdout.
+func (e *Env) Printf(format string, args ...any) {
+	fmt.Fprintf(e.Stdout, format, args...)
+}
+
+// PrintJSON prints v as indented JSON on stdout (--json).
+func (e *Env) PrintJSON(v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Command makes a command of ten over the shared Env.
+type Command func(e *Env) *cobra.Command
+
+// app is the client side's commands: the Env and the flags that say how
+// to reach the daemon.
+type app struct {
+	*Env
+	server, token string
+}
+
+// Main runs ten with args (without the program name) and the commands
+// more besides the client's, and returns the exit status. Errors are
+// printed as one line on stderr.
+func Main(args []string, more ...Command) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	return run(ctx, args, os.Stdout, os.Stderr)
+	return Run(ctx, &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, args, more...)
 }
 
-// run is Main with its context and streams given.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr}
-	root := a.root()
+// Run is Main over e, within ctx.
+func Run(ctx context.Context, e *Env, args []string, more ...Command) int {
+	root := Root(e, more...)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(a.stderr, "ten: "+oneLine(err.Error()))
+		fmt.Fprintln(e.Stderr, "ten: "+OneLine(err.Error()))
 		return 1
 	}
 	return 0
+}
+
+// Root returns ten's root command: the client's commands and more, over e.
+func Root(e *Env, more ...Command) *cobra.Command {
+	a := &app{Env: e}
+	root := a.root()
+	for _, c := range more {
+		root.AddCommand(c(e))
+	}
+	return root
 }
 
 func (a *app) root() *cobra.Command {
@@ -57,19 +97,18 @@ func (a *app) root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.SetOut(a.stdout)
-	root.SetErr(a.stderr)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", "", "daemon address: unix:/path or http(s)://host:port (default $TENEMENT_SERVER, else the config's api_socket)")
 	pf.StringVar(&a.token, "token", "", "API token (default $TENEMENT_TOKEN)")
-	pf.StringVar(&a.configPath, "config", "", "config file (default $TENEMENT_CONFIG, else "+config.DefaultPath+")")
+	pf.StringVar(&a.ConfigPath, "config", "", "config file (default $TENEMENT_CONFIG, else "+config.DefaultPath+")")
 	root.AddCommand(
-		a.serveCmd(), a.createCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
+		a.createCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
 		a.psCmd(), a.healthCmd(), a.weightCmd(), a.configCmd(), a.versionCmd(),
-		a.isolateCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
-		a.caddyCmd(), a.teardownCmd(), a.credentialCmd(), a.storeCmd(), a.keepAwakeCmd(),
+		a.caddyCmd(), a.credentialCmd(), a.keepAwakeCmd(),
 	)
 	return root
 }
@@ -82,7 +121,7 @@ func (a *app) client() (*client.Client, error) {
 	}
 	if server == "" {
 		server = "unix:" + config.DefaultAPISocket
-		if path := config.Find(a.configPath); path != "" {
+		if path := config.Find(a.ConfigPath); path != "" {
 			cfg, err := config.Load(path)
 			if err != nil {
 				return nil, err
@@ -102,18 +141,8 @@ func instanceArg(s string) (names.Instance, error) {
 	return names.Parse(s)
 }
 
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func (a *app) printf(format string, args ...any) {
-	fmt.Fprintf(a.stdout, format, args...)
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
+// OneLine keeps an error message on one line.
+func OneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i] + " …"

@@ -56,9 +56,9 @@ line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
+			a.Printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
 			return nil
 		},
 	}

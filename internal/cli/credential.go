@@ -70,9 +70,9 @@ sends none). NAME is 1–255 letters, digits, _, - and .`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
+			a.Printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
 			return nil
 		},
 	}
@@ -92,7 +92,7 @@ func appliesAt(t apitype.CredentialTarget) string {
 // readSecret reads a value from a file or stdin, refusing more than
 // apitype.MaxCredentialSize bytes.
 func (a *app) readSecret(file string) ([]byte, error) {
-	r := a.stdin
+	r := a.Stdin
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -102,7 +102,7 @@ func (a *app) readSecret(file string) ([]byte, error) {
 		r = f
 	} else if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintln(a.stderr, "Type the value, then Ctrl-D (a newline you type is part of it):")
+			fmt.Fprintln(a.Stderr, "Type the value, then Ctrl-D (a newline you type is part of it):")
 		}
 	}
 	value, err := io.ReadAll(io.LimitReader(r, apitype.MaxCredentialSize+1))
@@ -142,13 +142,13 @@ service). Values are never shown.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(list)
+				return a.PrintJSON(list)
 			}
 			if len(list) == 0 {
-				a.printf("No credentials for %s\n", t)
+				a.Printf("No credentials for %s\n", t)
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSCOPE\tSIZE\tMODIFIED")
 			for _, i := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Scope, i.Size, i.Modified.Local().Format(time.DateTime))
@@ -183,7 +183,7 @@ func (a *app) credentialRmCmd() *cobra.Command {
 			if err := c.RemoveCredential(ctx, t, args[1]); err != nil {
 				return err
 			}
-			a.printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
+			a.Printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
 			return nil
 		},
 	}

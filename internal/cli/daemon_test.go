@@ -28,13 +28,6 @@ func fakeDaemon(t *testing.T, h http.Handler) string {
 // tenIn runs ten with stdin and returns its exit status, stdout and stderr.
 func tenIn(stdin io.Reader, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	a := &app{stdin: stdin, stdout: &stdout, stderr: &stderr}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		stderr.WriteString("ten: " + oneLine(err.Error()) + "\n")
-		code = 1
-	}
+	code := Run(context.Background(), &Env{Stdin: stdin, Stdout: &stdout, Stderr: &stderr}, args)
 	return code, stdout.String(), stderr.String()
 }

@@ -46,9 +46,9 @@ given weight 0 and stopped. ten route then moves all traffic to it.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Deployed %s (%s)\nWeight: %d\nStatus: %s\n", r.Instance, r.Unit, r.Weight, r.Status)
+			a.Printf("Deployed %s (%s)\nWeight: %d\nStatus: %s\n", r.Instance, r.Unit, r.Weight, r.Status)
 			return nil
 		},
 	}

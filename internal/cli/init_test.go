@@ -13,12 +13,12 @@ import (
 func runTen(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	a := &app{stdout: &out, stderr: &errOut}
+	a := &app{Env: &Env{Stdout: &out, Stderr: &errOut}}
 	root := a.root()
 	root.SetArgs(args)
 	code := 0
 	if err := root.Execute(); err != nil {
-		errOut.WriteString("ten: " + oneLine(err.Error()) + "\n")
+		errOut.WriteString("ten: " + OneLine(err.Error()) + "\n")
 		code = 1
 	}
 	return out.String(), errOut.String(), code

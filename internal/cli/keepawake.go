@@ -19,13 +19,13 @@ func (a *app) keepAwakeCmd() *cobra.Command {
 			return err
 		}
 		if asJSON {
-			return a.printJSON(r)
+			return a.PrintJSON(r)
 		}
 		if r.Until.IsZero() {
-			a.printf("%s may sleep again after its idle_timeout\n", r.Instance)
+			a.Printf("%s may sleep again after its idle_timeout\n", r.Instance)
 			return nil
 		}
-		a.printf("%s stays awake until %s\n", r.Instance, r.Until.Local().Format(time.RFC1123))
+		a.Printf("%s stays awake until %s\n", r.Instance, r.Until.Local().Format(time.RFC1123))
 		return nil
 	})
 	cmd.Long = `Keep an instance from going to sleep for a while: its idle_timeout does not

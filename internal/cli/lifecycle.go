@@ -42,9 +42,9 @@ func (a *app) spawnCmd() *cobra.Command {
 			return err
 		}
 		if asJSON {
-			return a.printJSON(r)
+			return a.PrintJSON(r)
 		}
-		a.printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
+		a.Printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
 		return nil
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -56,7 +56,7 @@ func (a *app) stopCmd() *cobra.Command {
 		if err := c.Stop(ctx, n); err != nil {
 			return err
 		}
-		a.printf("Stopped %s\n", n)
+		a.Printf("Stopped %s\n", n)
 		return nil
 	})
 }
@@ -94,11 +94,11 @@ wake. It stops at the first instance that does not get ready.`,
 					return err
 				}
 				if asJSON {
-					return a.printJSON(r)
+					return a.PrintJSON(r)
 				}
-				a.printf("Restarted %d running instances of %s, one at a time\n", len(r.Restarted), r.Service)
+				a.Printf("Restarted %d running instances of %s, one at a time\n", len(r.Restarted), r.Service)
 				for _, n := range r.Restarted {
-					a.printf("  %s\n", n)
+					a.Printf("  %s\n", n)
 				}
 				return nil
 			}
@@ -110,9 +110,9 @@ wake. It stops at the first instance that does not get ready.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Restarted %s\n", r.Instance)
+			a.Printf("Restarted %s\n", r.Instance)
 			return nil
 		},
 	}
@@ -127,9 +127,9 @@ func (a *app) deleteCmd() *cobra.Command {
 			return err
 		}
 		if purge {
-			a.printf("Deleted %s, its data and its own credentials\n", n)
+			a.Printf("Deleted %s, its data and its own credentials\n", n)
 		} else {
-			a.printf("Deleted %s (its data dir and credentials are kept; --purge removes them)\n", n)
+			a.Printf("Deleted %s (its data dir and credentials are kept; --purge removes them)\n", n)
 		}
 		return nil
 	})
@@ -145,9 +145,9 @@ func (a *app) healthCmd() *cobra.Command {
 			return err
 		}
 		if asJSON {
-			return a.printJSON(r)
+			return a.PrintJSON(r)
 		}
-		a.printf("%s: %s (%s)\n", r.Instance, r.Health, r.State)
+		a.Printf("%s: %s (%s)\n", r.Instance, r.Health, r.State)
 		return nil
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

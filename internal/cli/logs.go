@@ -86,7 +86,7 @@ ago (10m, 2h), a time (2006-01-02 15:04:05), today or yesterday.
 // JSON.
 func (a *app) logPrinter(asJSON bool) func(apitype.LogEntry) error {
 	if asJSON {
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(a.Stdout)
 		return func(e apitype.LogEntry) error { return enc.Encode(e) }
 	}
 	return func(e apitype.LogEntry) error {
@@ -94,7 +94,7 @@ func (a *app) logPrinter(asJSON bool) func(apitype.LogEntry) error {
 		if e.Source == apitype.LogSourceSystemd {
 			who += " [systemd]"
 		}
-		_, err := fmt.Fprintf(a.stdout, "%s %s %s\n", e.Time.Local().Format(time.DateTime), who, e.Message)
+		_, err := fmt.Fprintf(a.Stdout, "%s %s %s\n", e.Time.Local().Format(time.DateTime), who, e.Message)
 		return err
 	}
 }

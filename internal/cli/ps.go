@@ -58,12 +58,12 @@ as --after until a page comes back empty.`,
 				return err
 			}
 			if f.asJSON {
-				err = a.printJSON(list)
+				err = a.PrintJSON(list)
 			} else {
 				err = a.printInstances(list, q, c.Server)
 			}
 			if err == nil && !next.IsZero() {
-				fmt.Fprintf(a.stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
+				fmt.Fprintf(a.Stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
 			}
 			return err
 		},
@@ -112,13 +112,13 @@ func (f psFlags) nextCommand(after string) string {
 func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, server string) error {
 	if len(list) == 0 {
 		if q.Limit = 0; q == (apitype.ListQuery{}) {
-			a.printf("No instances (server %s)\n", server)
+			a.Printf("No instances (server %s)\n", server)
 		} else {
-			a.printf("No instances match (server %s)\n", server)
+			a.Printf("No instances match (server %s)\n", server)
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT\tNOTE")
 	for _, i := range list {
 		mem := "-"

@@ -40,9 +40,9 @@ old version when you are done with it.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Routed traffic: %s -> %s\n  %s weight = %d\n  %s weight = %d\n",
+			a.Printf("Routed traffic: %s -> %s\n  %s weight = %d\n  %s weight = %d\n",
 				r.FromInstance, r.ToInstance, r.FromInstance, r.FromWeight, r.ToInstance, r.ToWeight)
 			return nil
 		},

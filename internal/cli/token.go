@@ -59,14 +59,14 @@ The daemon creates the token (POST /api/tokens): it must be running.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(nt)
+				return a.PrintJSON(nt)
 			}
-			a.printf("%s\n", nt.Token)
+			a.Printf("%s\n", nt.Token)
 			scope := "an admin token"
 			if nt.Tenant != "" {
 				scope = "a token for tenant " + nt.Tenant
 			}
-			fmt.Fprintf(a.stderr, "Created %s, id %s. It is shown only this once; send it as \"Authorization: Bearer <token>\" or set TENEMENT_TOKEN.\n", scope, nt.ID)
+			fmt.Fprintf(a.Stderr, "Created %s, id %s. It is shown only this once; send it as \"Authorization: Bearer <token>\" or set TENEMENT_TOKEN.\n", scope, nt.ID)
 			return nil
 		},
 	}
@@ -96,13 +96,13 @@ func (a *app) tokenListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(list)
+				return a.PrintJSON(list)
 			}
 			if len(list) == 0 {
-				a.printf("No tokens (ten token create makes one)\n")
+				a.Printf("No tokens (ten token create makes one)\n")
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tDESCRIPTION")
 			for _, t := range list {
 				scope := "admin"
@@ -133,7 +133,7 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 			if err := c.RevokeToken(ctx, args[0]); err != nil {
 				return err
 			}
-			a.printf("Revoked token %s\n", args[0])
+			a.Printf("Revoked token %s\n", args[0])
 			return nil
 		},
 	}

@@ -14,9 +14,9 @@ func (a *app) versionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
-				return a.printJSON(map[string]string{"version": version, "go": runtime.Version()})
+				return a.PrintJSON(map[string]string{"version": version, "go": runtime.Version()})
 			}
-			a.printf("ten %s (%s)\n", version, runtime.Version())
+			a.Printf("ten %s (%s)\n", version, runtime.Version())
 			return nil
 		},
 	}

@@ -37,9 +37,9 @@ func (a *app) weightCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Set %s weight to %d\n", r.Instance, r.Weight)
+			a.Printf("Set %s weight to %d\n", r.Instance, r.Weight)
 			return nil
 		},
 	}

@@ -1,4 +1,4 @@
-package cli
+package servecmd
 
 import (
 	"errors"
@@ -8,10 +8,11 @@ import (
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/daemon"
+	"github.com/tenement/tenement/internal/cli"
 	"github.com/tenement/tenement/store"
 )
 
-func (a *app) serveCmd() *cobra.Command {
+func serveCmd(e *cli.Env) *cobra.Command {
 	var o daemon.Options
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -22,11 +23,11 @@ started before (they keep running across daemon restarts), starts the
 socket, taking both from systemd when socket-activated.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.ConfigPath = a.configPath
+			o.ConfigPath = e.ConfigPath
 			err := daemon.Run(cmd.Context(), o)
 			if errors.Is(err, store.ErrCorrupt) {
 				// One line: the file, why, and what to do.
-				return fmt.Errorf("%w; tenants keep running; run: %s", err, recoverCommand(config.Find(a.configPath)))
+				return fmt.Errorf("%w; tenants keep running; run: %s", err, recoverCommand(config.Find(e.ConfigPath)))
 			}
 			return err
 		},
