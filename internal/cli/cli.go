@@ -9,6 +9,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,9 +75,20 @@ func Run(ctx context.Context, e *Env, args []string, more ...Command) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(e.Stderr, "ten: "+OneLine(err.Error()))
-		return 1
+		return exitStatus(err)
 	}
 	return 0
+}
+
+// exitStatus is the exit status of an error: 1, or the status an error in
+// its chain has (ExitStatus() int, as a command with a status of its own
+// returns).
+func exitStatus(err error) int {
+	var es interface{ ExitStatus() int }
+	if errors.As(err, &es) {
+		return es.ExitStatus()
+	}
+	return 1
 }
 
 // Root returns ten's root command: the client's commands and more, over e.

@@ -30,8 +30,10 @@ do not depend on it: their units belong to systemd and keep running while
 the daemon is down.
 
 When the store is corrupt, the daemon refuses to start and says so in one
-line. Then stop the daemon and its socket (systemctl stop tenement.socket
-tenement.service), run ten store recover, and start them again.`,
+line, with exit status 78 (tenement.service does not restart it on that
+status); ten store check exits 78 too. Then stop the daemon and its socket
+(systemctl stop tenement.socket tenement.service), run ten store recover,
+and start them again.`,
 	}
 	cmd.AddCommand(storeCheckCmd(e), storeRecoverCmd(e))
 	return cmd
@@ -77,7 +79,7 @@ func storeState(cfg *config.Config, err error, recovering bool) error {
 		if recovering {
 			return nil
 		}
-		return fmt.Errorf("%w; tenants keep running; run: %s", err, recoverCommand(cfg.Path))
+		return corruptStatus(err, cfg.Path)
 	case errors.Is(err, fs.ErrNotExist):
 		if recovering {
 			return nil
