@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/units"
 )
@@ -84,12 +86,23 @@ func (f *fakeSystemd) StartTransient(ctx context.Context, name string, props []u
 	if err != nil {
 		return err
 	}
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	go http.Serve(ln, app(env))
 	f.mu.Lock()
 	u.ln, u.active, u.sub, u.pid = ln, dbusapi.Active, dbusapi.SubRunning, 42
 	f.emit(name, u)
 	f.mu.Unlock()
 	return nil
+}
+
+// app is a unit's app: "ok" to everything, but 503 to /health when its
+// environment has HEALTH=fail.
+func app(env []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && slices.Contains(env, "HEALTH=fail") {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		io.WriteString(w, "ok")
+	})
 }
 
 func (f *fakeSystemd) Start(ctx context.Context, name string) error { return nil }
@@ -131,7 +144,7 @@ func (f *fakeSystemd) crash(name string) {
 	if err != nil {
 		panic(err)
 	}
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	go http.Serve(ln, app(u.env))
 	u.ln, u.active, u.sub, u.pid = ln, dbusapi.Active, dbusapi.SubRunning, 43
 	f.emit(name, u)
 }
@@ -181,6 +194,12 @@ func (f *fakeSystemd) count(m map[string]int, unit string) int {
 // newTestSupervisor runs a supervisor over fake systemd and a real store.
 func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Supervisor {
 	t.Helper()
+	return newObservedSupervisor(t, f, services, nil)
+}
+
+// newObservedSupervisor is newTestSupervisor with an observer.
+func newObservedSupervisor(t *testing.T, f *fakeSystemd, services string, obs Observer) *Supervisor {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse(dir+"/tenement.toml", []byte(fmt.Sprintf("[settings]\ndata_dir = %q\nport_range = \"21000-21999\"\nhealth_check_interval = \"100ms\"\n%s", dir, services)))
 	if err != nil {
@@ -191,7 +210,7 @@ func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Superviso
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true", DropInDir: t.TempDir()})
+	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true", DropInDir: t.TempDir(), Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,3 +243,22 @@ command = "/bin/true"
 isolation = "process"
 ready = "tcp"
 `
+
+// wakes records the wakes an Observer is told of, as "instance cause".
+type wakes struct {
+	nopObserver
+	mu  sync.Mutex
+	got []string
+}
+
+func (w *wakes) Woke(n names.Instance, cause Cause, _ time.Duration, _ error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got = append(w.got, n.String()+" "+string(cause))
+}
+
+func (w *wakes) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.got, ", ")
+}
