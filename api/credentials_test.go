@@ -116,7 +116,7 @@ func TestPurgeForgetsCredentials(t *testing.T) {
 	dir := credentials.Dir{Path: a.cfg.Settings.CredentialsDir}
 	a.srv.Credentials = dir
 	for _, n := range []string{"alice", "bob"} {
-		if err := a.srv.sup.Create(mustInstance(t, "notes:"+n), 0); err != nil {
+		if err := a.sup.Create(mustInstance(t, "notes:"+n), 0); err != nil {
 			t.Fatal(err)
 		}
 		if status, _, body := a.call(t, http.MethodPut, "/api/credentials/notes:"+n+"/DB_PASSWORD", "local", strings.NewReader(n)); status != 200 {

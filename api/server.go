@@ -20,7 +20,6 @@ import (
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // Group is the group whose members are admins on the local socket.
@@ -28,9 +27,14 @@ const Group = "tenement"
 
 // Server serves the API.
 type Server struct {
-	sup *supervisor.Supervisor
+	sup Instances
 	log *slog.Logger
 	mux *http.ServeMux
+	// group is the group whose members are admins on the local socket:
+	// Group.
+	group string
+	// patterns are the routes handle registered.
+	patterns []string
 	// Auditor, if set, records every change.
 	Auditor Auditor
 	// Authenticate resolves the identity of a request that did not come
@@ -54,9 +58,9 @@ type Server struct {
 	closeStream context.CancelFunc
 }
 
-// New returns an API server for a supervisor.
-func New(sup *supervisor.Supervisor, log *slog.Logger) *Server {
-	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux()}
+// New returns an API server over the instances' owner (the supervisor).
+func New(sup Instances, log *slog.Logger) *Server {
+	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux(), group: Group}
 	s.streamsDone, s.closeStream = context.WithCancel(context.Background())
 	s.routes()
 	return s
@@ -70,6 +74,7 @@ func (s *Server) CloseStreams() { s.closeStream() }
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id, ok := IdentityFrom(r.Context())
 		if !ok {
@@ -107,10 +112,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) identify(r *http.Request) (Identity, error) {
 	if p, ok := PeerFrom(r.Context()); ok {
-		if localAdmin(p, Group) {
+		if localAdmin(p, s.group) {
 			return Identity{Admin: true, Actor: "uid:" + strconv.Itoa(int(p.UID))}, nil
 		}
-		return Identity{}, fmt.Errorf("%w: uid %d is neither root nor in group %s", errdefs.ErrForbidden, p.UID, Group)
+		return Identity{}, fmt.Errorf("%w: uid %d is neither root nor in group %s", errdefs.ErrForbidden, p.UID, s.group)
 	}
 	if s.Authenticate == nil {
 		return Identity{}, fmt.Errorf("%w: the API is only served on the local socket", errdefs.ErrUnauthorized)
