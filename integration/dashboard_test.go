@@ -26,11 +26,7 @@ func requireFile(t *testing.T, path, what string) {
 	if _, err := os.Stat(path); err == nil {
 		return
 	}
-	msg := fmt.Sprintf("%s missing (%s); scripts/deps installs it", what, path)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testbed.SkipOrFail(t, fmt.Sprintf("%s missing (%s); scripts/deps installs it", what, path))
 }
 
 // manyAsleep is how many instances the dashboard test registers asleep
