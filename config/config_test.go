@@ -73,7 +73,10 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	c := Default()
+	c, err := Parse("/etc/t.toml", nil) // a file with nothing in it
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := c.Settings
 	if s.DataDir != DefaultDataDir || s.Domain != "localhost" || s.Listen != ":8080" || s.APISocket != DefaultAPISocket {
 		t.Errorf("settings defaults: %+v", s)
@@ -87,7 +90,7 @@ func TestDefaults(t *testing.T) {
 		s.APIWrites() != 120 || s.TLS.OrdersPerHour() != 60 || s.FrontListen != "" {
 		t.Errorf("limit defaults: %+v", s)
 	}
-	c, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
+	c, err = Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,13 +93,6 @@ func (l *connLimit) refuse(c net.Conn, client netip.Prefix) {
 		"client", client.String(), "max_conns_per_client", l.max, "refused_total", n)
 }
 
-// clients returns how many clients have open connections (tests).
-func (l *connLimit) clients() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.open)
-}
-
 // limitListener is a listener under a connLimit.
 type limitListener struct {
 	net.Listener

@@ -55,7 +55,7 @@ func (r Rule) Allows(port int) bool {
 	return port < r.Low || port > r.High || port == r.Own
 }
 
-// String is the rule as the guard's log line shows it.
+// String is the rule as a test's message shows it.
 func (r Rule) String() string {
 	return fmt.Sprintf("port %d of %d-%d", r.Own, r.Low, r.High)
 }

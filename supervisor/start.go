@@ -507,6 +507,3 @@ func checkHTTP(ctx context.Context, address, path string, timeout time.Duration)
 	}
 	return nil
 }
-
-// hasMarker reports whether a unit's environment carries marker.
-func hasMarker(env []string, marker string) bool { return units.HasMarker(env, marker) }

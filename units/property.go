@@ -69,7 +69,8 @@ type NameList struct {
 func usec(d time.Duration) uint64 { return uint64(d / time.Microsecond) }
 
 // Format renders properties one per line as "Name=value", in a notation
-// close to a unit file, for golden files, logs and `ten` debugging output.
+// close to a unit file: the golden files' (render_test.go), and what tests
+// record of the properties set.
 func Format(props []Property) string {
 	var b strings.Builder
 	for _, p := range props {
