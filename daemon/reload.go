@@ -16,7 +16,7 @@ import (
 	"github.com/tenement/tenement/supervisor"
 )
 
-// reloader applies a changed config file without a restart (SPEC §11):
+// reloader applies a changed config file without a restart:
 // `systemctl reload tenement` (ExecReload runs `ten config reload`), `ten
 // config reload` (POST /api/config/reload) and SIGHUP all come here. A config
 // that does not load, or fails what `ten config check` checks on this

@@ -9,7 +9,7 @@
 // PID; what it polls is only an app's readiness (a TCP connect or the health
 // path), as the config asks.
 //
-// It does not grow with the number of tenants (SPEC §6b): one event loop
+// It does not grow with the number of tenants: one event loop
 // keeps every unit's state from systemd's signals (events.go), so no read —
 // List, Get, the proxy's Acquire, metrics — asks systemd anything per
 // instance; memory and CPU come from one pass over the cgroup files
@@ -80,8 +80,9 @@ type Options struct {
 	Systemd Systemd
 	Store   Store
 	Log     *slog.Logger
-	// Wrapper is the binary that wraps apps for namespace and sandbox
-	// isolation. Default: isolation.WrapperPath of this executable.
+	// Wrapper is the isolation wrapper: every unit runs its port guard,
+	// namespace and sandbox units run the app in it. Default:
+	// isolation.WrapperPath of this executable (ten-isolate next to it).
 	Wrapper string
 	// Observer, if set, is told about wakes and restarts (metrics).
 	Observer Observer
