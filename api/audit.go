@@ -32,11 +32,10 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, id Identity) e
 	if err != nil {
 		return err
 	}
-	out := make([]apitype.AuditEntry, len(log))
-	for i, e := range log {
-		out[i] = auditOut(e)
+	if log == nil {
+		log = []apitype.AuditEntry{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, log)
 	return nil
 }
 

@@ -229,7 +229,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.HealthResponse{Instance: n.String(), Health: apitype.Health(h), State: apitype.State(info.State)})
+	writeJSON(w, http.StatusOK, apitype.HealthResponse{Instance: n.String(), Health: h, State: info.State})
 	return nil
 }
 

@@ -41,7 +41,7 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identi
 // when id may read no instance at all. A tenant's own instances are kept
 // first: no other tenant's instance is looked at further.
 func listOptions(id Identity, q apitype.ListQuery) (supervisor.ListOptions, bool) {
-	opts := supervisor.ListOptions{Service: q.Service, State: supervisor.State(q.State), After: q.After, Limit: q.Limit, Accounting: !q.NoAccounting}
+	opts := supervisor.ListOptions{Service: q.Service, State: q.State, After: q.After, Limit: q.Limit, Accounting: !q.NoAccounting}
 	var only []func(names.Instance) bool
 	if !id.Admin {
 		if id.Tenant == "" {

@@ -55,7 +55,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) er
 	}
 	for _, i := range s.readable(r.Context(), id, false) {
 		out.Instances++
-		out.States[apitype.State(i.State)]++
+		out.States[i.State]++
 		out.Restarts += i.Restarts
 		a := acts[i.Instance]
 		out.WakesLastMinute += a.RecentWakes

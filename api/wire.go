@@ -21,8 +21,8 @@ func instanceOut(i supervisor.Info, now time.Time) apitype.Instance {
 		Service:        i.Instance.Service,
 		ID:             i.Instance.ID,
 		Unit:           i.Unit,
-		State:          apitype.State(i.State),
-		Health:         apitype.Health(i.Health),
+		State:          i.State,
+		Health:         i.Health,
 		Port:           i.Port,
 		Listen:         i.Addr,
 		Weight:         i.Weight,
@@ -64,7 +64,7 @@ func instancesOut(list []supervisor.Info) []apitype.Instance {
 
 // instanceResponse answers spawn and restart.
 func instanceResponse(i supervisor.Info) apitype.InstanceResponse {
-	return apitype.InstanceResponse{Instance: i.Instance.String(), Socket: i.Addr, Port: i.Port, State: apitype.State(i.State), Unit: i.Unit}
+	return apitype.InstanceResponse{Instance: i.Instance.String(), Socket: i.Addr, Port: i.Port, State: i.State, Unit: i.Unit}
 }
 
 // logEntryOut is a journal entry as the API shows it.
@@ -75,11 +75,6 @@ func logEntryOut(e journal.Entry) apitype.LogEntry {
 		out.Timestamp = e.Time.UnixMilli()
 	}
 	return out
-}
-
-// auditOut is an audit record as the API shows it.
-func auditOut(e store.AuditEntry) apitype.AuditEntry {
-	return apitype.AuditEntry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Details: e.Details, Result: e.Result}
 }
 
 // tokenInfo describes a stored token, without its hash.

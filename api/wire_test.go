@@ -2,36 +2,13 @@ package api
 
 import (
 	"encoding/json"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/supervisor"
 )
-
-// The supervisor's states are the API's, in the same order: the API
-// converts one into the other.
-func TestStatesAgree(t *testing.T) {
-	var got []apitype.State
-	for _, s := range supervisor.States {
-		st, err := apitype.ParseState(string(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, st)
-	}
-	if !slices.Equal(got, apitype.States) {
-		t.Errorf("supervisor states %v, API states %v", got, apitype.States)
-	}
-	for _, h := range []supervisor.Health{supervisor.HealthUnknown, supervisor.HealthHealthy, supervisor.HealthDegraded, supervisor.HealthUnhealthy} {
-		if !slices.Contains([]apitype.Health{apitype.HealthUnknown, apitype.HealthHealthy, apitype.HealthDegraded, apitype.HealthUnhealthy}, apitype.Health(h)) {
-			t.Errorf("health %q is not the API's", h)
-		}
-	}
-}
 
 // An instance and a log entry on the wire, with the original's names.
 func TestWireNames(t *testing.T) {

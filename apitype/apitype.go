@@ -6,9 +6,11 @@
 //
 // It imports nothing of tenement but names and errdefs, and nothing outside
 // the standard library: a program that only talks to the daemon builds
-// without systemd's D-Bus, the store or the metrics libraries. The server's
-// own types (the supervisor's Info, the store's records, the journal's
-// entries) stay with the server and are mapped to these at the API edge.
+// without systemd's D-Bus, the store or the metrics libraries. The server
+// speaks some of it itself (the supervisor's states and health, the
+// store's audit entries, the credentials' targets); its own types (the
+// supervisor's Info, the store's tokens, the journal's entries) stay with
+// the server and are mapped to these at the API edge (api/wire.go).
 //
 // The JSON names are a contract: several keep the original tenement's names
 // ("id" for "service:id", "instance_id", "socket", "process"), so that its

@@ -4,36 +4,35 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 )
 
-// State is an instance's lifecycle state.
-type State string
+// State is an instance's lifecycle state: the API's (apitype), which
+// publishes the names.
+type State = apitype.State
 
 // The states. Asleep instances have no unit: they wake on the next request.
 const (
-	StateAsleep   State = "asleep"
-	StateStarting State = "starting"
-	StateRunning  State = "running"
-	StateStopping State = "stopping"
-	StateFailed   State = "failed"
+	StateAsleep   = apitype.StateAsleep
+	StateStarting = apitype.StateStarting
+	StateRunning  = apitype.StateRunning
+	StateStopping = apitype.StateStopping
+	StateFailed   = apitype.StateFailed
 )
 
-// States lists every state, in lifecycle order.
-var States = []State{StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed}
-
-// Health is the result of an instance's health checks.
-type Health string
+// Health is the result of an instance's health checks: the API's.
+type Health = apitype.Health
 
 // The health values. Health is meaningful only while running.
 const (
-	HealthUnknown   Health = "unknown"
-	HealthHealthy   Health = "healthy"
-	HealthDegraded  Health = "degraded"
-	HealthUnhealthy Health = "unhealthy"
+	HealthUnknown   = apitype.HealthUnknown
+	HealthHealthy   = apitype.HealthHealthy
+	HealthDegraded  = apitype.HealthDegraded
+	HealthUnhealthy = apitype.HealthUnhealthy
 )
 
 // unhealthyAfter is how many failed checks in a row make an instance
