@@ -22,30 +22,22 @@ func (a *app) auditCmd() *cobra.Command {
 			if limit < 0 {
 				return fmt.Errorf("audit: -n %d: want 0 (all) or more", limit)
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			log, err := c.Audit(ctx, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(log)
-			}
-			if len(log) == 0 {
-				a.Printf("The audit log is empty\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAILS")
-			for _, e := range log {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Actor, e.Action,
-					e.Target, OneLine(e.Result), e.Details)
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				log, err := c.Audit(ctx, limit)
+				return a.print(err, asJSON, log, func() error {
+					if len(log) == 0 {
+						a.Printf("The audit log is empty\n")
+						return nil
+					}
+					tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAILS")
+					for _, e := range log {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Actor, e.Action,
+							e.Target, OneLine(e.Result), e.Details)
+					}
+					return tw.Flush()
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

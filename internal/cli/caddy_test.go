@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"os/exec"
@@ -65,16 +64,8 @@ command = "/srv/api/app"
 // and the exit status.
 func tenCaddy(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	a := &app{Env: &Env{Stdout: &out, Stderr: &errOut}}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.Execute(); err != nil {
-		errOut.WriteString("ten: " + err.Error() + "\n")
-		code = 1
-	}
-	return out.String(), errOut.String(), code
+	code, out, errOut := tenIn(nil, args...)
+	return out, errOut, code
 }
 
 // noConfig makes sure ten finds no config file: none in $TENEMENT_CONFIG,

@@ -148,6 +148,30 @@ func (a *app) client() (*client.Client, error) {
 	return client.New(server, strings.TrimSpace(token))
 }
 
+// ask runs f with a client of the daemon and a context that ends after
+// client.DefaultTimeout.
+func (a *app) ask(cmd *cobra.Command, f func(ctx context.Context, c *client.Client) error) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+	defer cancel()
+	return f(ctx, c)
+}
+
+// print prints the daemon's answer v, unless err: as JSON with --json
+// (asJSON), else as text says.
+func (a *app) print(err error, asJSON bool, v any, text func() error) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.PrintJSON(v)
+	}
+	return text()
+}
+
 // instanceArg parses a service:id argument before anything is contacted.
 func instanceArg(s string) (names.Instance, error) {
 	return names.Parse(s)

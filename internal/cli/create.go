@@ -45,21 +45,13 @@ line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
 				}
 				ns[i] = n
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.Create(ctx, ns)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(r)
-			}
-			a.Printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.Create(ctx, ns)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", `read SERVICE:ID lines from this file ("-": stdin)`)

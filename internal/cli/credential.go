@@ -58,22 +58,14 @@ sends none). NAME is 1–255 letters, digits, _, - and .`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.SetCredential(ctx, t, name, value)
-			clear(value)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(r)
-			}
-			a.Printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
-			return nil
+			defer clear(value)
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.SetCredential(ctx, t, name, value)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the value from this file instead of stdin")
@@ -131,29 +123,21 @@ service). Values are never shown.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, err := c.Credentials(ctx, t)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(list)
-			}
-			if len(list) == 0 {
-				a.Printf("No credentials for %s\n", t)
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSCOPE\tSIZE\tMODIFIED")
-			for _, i := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Scope, i.Size, i.Modified.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.Credentials(ctx, t)
+				return a.print(err, asJSON, list, func() error {
+					if len(list) == 0 {
+						a.Printf("No credentials for %s\n", t)
+						return nil
+					}
+					tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tSCOPE\tSIZE\tMODIFIED")
+					for _, i := range list {
+						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Scope, i.Size, i.Modified.Local().Format(time.DateTime))
+					}
+					return tw.Flush()
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -174,17 +158,13 @@ func (a *app) credentialRmCmd() *cobra.Command {
 			if err := apitype.ValidateCredentialName(args[1]); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			if err := c.RemoveCredential(ctx, t, args[1]); err != nil {
-				return err
-			}
-			a.Printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RemoveCredential(ctx, t, args[1]); err != nil {
+					return err
+				}
+				a.Printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
+				return nil
+			})
 		},
 	}
 }

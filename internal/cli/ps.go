@@ -47,25 +47,14 @@ as --after until a page comes back empty.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, next, err := c.List(ctx, q)
+				err = a.print(err, f.asJSON, list, func() error { return a.printInstances(list, q, c.Server) })
+				if err == nil && !next.IsZero() {
+					fmt.Fprintf(a.Stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
+				}
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, next, err := c.List(ctx, q)
-			if err != nil {
-				return err
-			}
-			if f.asJSON {
-				err = a.PrintJSON(list)
-			} else {
-				err = a.printInstances(list, q, c.Server)
-			}
-			if err == nil && !next.IsZero() {
-				fmt.Fprintf(a.Stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
-			}
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()

@@ -48,26 +48,18 @@ them and keep them awake; nothing else.
 The daemon creates the token (POST /api/tokens): it must be running.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			nt, err := c.CreateToken(ctx, tenant, description)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(nt)
-			}
-			a.Printf("%s\n", nt.Token)
-			scope := "an admin token"
-			if nt.Tenant != "" {
-				scope = "a token for tenant " + nt.Tenant
-			}
-			fmt.Fprintf(a.Stderr, "Created %s, id %s. It is shown only this once; send it as \"Authorization: Bearer <token>\" or set TENEMENT_TOKEN.\n", scope, nt.ID)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				nt, err := c.CreateToken(ctx, tenant, description)
+				return a.print(err, asJSON, nt, func() error {
+					a.Printf("%s\n", nt.Token)
+					scope := "an admin token"
+					if nt.Tenant != "" {
+						scope = "a token for tenant " + nt.Tenant
+					}
+					fmt.Fprintf(a.Stderr, "Created %s, id %s. It is shown only this once; send it as \"Authorization: Bearer <token>\" or set TENEMENT_TOKEN.\n", scope, nt.ID)
+					return nil
+				})
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -85,33 +77,25 @@ func (a *app) tokenListCmd() *cobra.Command {
 		Short:   "List API tokens: id, scope, description, creation time (never the secrets)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, err := c.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.PrintJSON(list)
-			}
-			if len(list) == 0 {
-				a.Printf("No tokens (ten token create makes one)\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tDESCRIPTION")
-			for _, t := range list {
-				scope := "admin"
-				if t.Tenant != "" {
-					scope = "tenant:" + t.Tenant
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description)
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.Tokens(ctx)
+				return a.print(err, asJSON, list, func() error {
+					if len(list) == 0 {
+						a.Printf("No tokens (ten token create makes one)\n")
+						return nil
+					}
+					tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tDESCRIPTION")
+					for _, t := range list {
+						scope := "admin"
+						if t.Tenant != "" {
+							scope = "tenant:" + t.Tenant
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description)
+					}
+					return tw.Flush()
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -124,17 +108,13 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token by its id (see ten token list); it stops working at once",
 		Args:  exactArgs(1, "a token id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			if err := c.RevokeToken(ctx, args[0]); err != nil {
-				return err
-			}
-			a.Printf("Revoked token %s\n", args[0])
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RevokeToken(ctx, args[0]); err != nil {
+					return err
+				}
+				a.Printf("Revoked token %s\n", args[0])
+				return nil
+			})
 		},
 	}
 }
