@@ -91,12 +91,18 @@ func (s *Server) tenantInstances(id Identity) []names.Instance {
 	return out
 }
 
-func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+// readableInstance returns the instance of the {id} path segment, when the
+// caller may read it.
+func (s *Server) readableInstance(r *http.Request, id Identity) (supervisor.Info, error) {
 	n, err := readableParam(r, id)
 	if err != nil {
-		return err
+		return supervisor.Info{}, err
 	}
-	info, err := s.sup.Get(r.Context(), n)
+	return s.sup.Get(r.Context(), n)
+}
+
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+	info, err := s.readableInstance(r, id)
 	if err != nil {
 		return err
 	}
@@ -217,19 +223,15 @@ func (s *Server) weight(w http.ResponseWriter, r *http.Request, id Identity) err
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := readableParam(r, id)
+	info, err := s.readableInstance(r, id)
 	if err != nil {
 		return err
 	}
-	h, err := s.sup.Health(r.Context(), n)
+	h, err := s.sup.Health(r.Context(), info.Instance)
 	if err != nil {
 		return err
 	}
-	info, err := s.sup.Get(r.Context(), n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, apitype.HealthResponse{Instance: n.String(), Health: h, State: info.State})
+	writeJSON(w, http.StatusOK, apitype.HealthResponse{Instance: info.Instance.String(), Health: h, State: info.State})
 	return nil
 }
 

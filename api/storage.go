@@ -7,14 +7,11 @@ import (
 )
 
 func (s *Server) storage(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := readableParam(r, id)
+	info, err := s.readableInstance(r, id)
 	if err != nil {
 		return err
 	}
-	info, err := s.sup.Get(r.Context(), n)
-	if err != nil {
-		return err
-	}
+	n := info.Instance
 	used, err := s.sup.MeasureStorage(n)
 	if err != nil {
 		return err
