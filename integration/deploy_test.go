@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/apitype"
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // webService's versions are healthy unless their id is "fail": the app
@@ -93,39 +94,25 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		results []result
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
 	)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := result{start: time.Now()}
-				var body string
-				r.code, body, r.err = d.request("web."+d.domain, "/")
-				r.end = time.Now()
-				if f := strings.Fields(body); len(f) >= 3 {
-					r.version = f[2]
-				}
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := testbed.Repeat(4, func() {
+		r := result{start: time.Now()}
+		var body string
+		r.code, body, r.err = d.request("web."+d.domain, "/")
+		r.end = time.Now()
+		if f := strings.Fields(body); len(f) >= 3 {
+			r.version = f[2]
+		}
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	})
 	time.Sleep(500 * time.Millisecond)
 	routeStart := time.Now()
 	out := d.ten("route", "web", "--from", "v1", "--to", "v2")
 	routeEnd := time.Now()
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 
 	if !strings.Contains(out, "Routed traffic: web:v1 -> web:v2") || !strings.Contains(out, "web:v2 weight = 100") {
 		t.Errorf("route output:\n%s", out)

@@ -385,37 +385,23 @@ func TestCrashDuringLoadIsRetried(t *testing.T) {
 	d := startDaemon(t, "", proxyServices)
 	d.ten("spawn", "web:crashy")
 	port := d.info("web:crashy").Port
-	stop := make(chan struct{})
 	var failed, total int
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, err := d.request("crashy.web.test.local", "/")
-				mu.Lock()
-				total++
-				if err != nil || code != 200 {
-					failed++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := testbed.Repeat(8, func() {
+		code, _, err := d.request("crashy.web.test.local", "/")
+		mu.Lock()
+		defer mu.Unlock()
+		total++
+		if err != nil || code != 200 {
+			failed++
+		}
+	})
 	time.Sleep(200 * time.Millisecond)
 	for range 3 {
 		crash(port)
 		time.Sleep(500 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	const clients, crashes = 8, 3
 	if failed > clients*crashes {
 		t.Errorf("%d of %d requests failed across %d crashes, want at most %d (those in flight)", failed, total, crashes, clients*crashes)
