@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,20 +14,13 @@ import (
 
 // deployServices: web's versions are healthy; sick's answer /health with
 // 503 (the fake's app reads HEALTH=fail from its environment).
-const deployServices = `
-[service.web]
-command = "/bin/true"
-isolation = "process"
-ready = "tcp"
-health = "/health"
-[service.sick]
-command = "/bin/true"
-isolation = "process"
-ready = "tcp"
-health = "/health"
-[service.sick.env]
-HEALTH = "fail"
-`
+var deployServices = func() string {
+	var b strings.Builder
+	for _, svc := range []string{"web", "sick"} {
+		fmt.Fprintf(&b, "[service.%s]\ncommand = \"/bin/true\"\nisolation = \"process\"\nready = \"tcp\"\nhealth = \"/health\"\n", svc)
+	}
+	return b.String() + "[service.sick.env]\nHEALTH = \"fail\"\n"
+}()
 
 func TestDeploy(t *testing.T) {
 	ctx := context.Background()

@@ -11,28 +11,21 @@ import (
 	"github.com/tenement/tenement/store"
 )
 
-// State is an instance's lifecycle state: the API's (apitype), which
-// publishes the names.
-type State = apitype.State
-
-// The states. Asleep instances have no unit: they wake on the next request.
-const (
-	StateAsleep   = apitype.StateAsleep
-	StateStarting = apitype.StateStarting
-	StateRunning  = apitype.StateRunning
-	StateStopping = apitype.StateStopping
-	StateFailed   = apitype.StateFailed
+// State is an instance's lifecycle state, and Health the result of its
+// health checks (meaningful only while it runs): the API's, which
+// publishes their names (apitype). Asleep instances have no unit: they
+// wake on the next request.
+type (
+	State  = apitype.State
+	Health = apitype.Health
 )
 
-// Health is the result of an instance's health checks: the API's.
-type Health = apitype.Health
-
-// The health values. Health is meaningful only while running.
+// The states and health values, under the supervisor's names.
 const (
-	HealthUnknown   = apitype.HealthUnknown
-	HealthHealthy   = apitype.HealthHealthy
-	HealthDegraded  = apitype.HealthDegraded
-	HealthUnhealthy = apitype.HealthUnhealthy
+	StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed = apitype.StateAsleep, apitype.StateStarting,
+		apitype.StateRunning, apitype.StateStopping, apitype.StateFailed
+	HealthUnknown, HealthHealthy, HealthDegraded, HealthUnhealthy = apitype.HealthUnknown, apitype.HealthHealthy,
+		apitype.HealthDegraded, apitype.HealthUnhealthy
 )
 
 // unhealthyAfter is how many failed checks in a row make an instance
