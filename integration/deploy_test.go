@@ -95,7 +95,7 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 		mu      sync.Mutex
 		results []result
 	)
-	stop := testbed.Repeat(4, func() {
+	stop := testbed.Repeat(4, func(int) {
 		r := result{start: time.Now()}
 		var body string
 		r.code, body, r.err = d.request("web."+d.domain, "/")

@@ -262,7 +262,11 @@ backoff_max_ms = 5000`, strings.Replace(notesService, "health = ", "startup_time
 	}
 }
 
-func TestDaemonKill9KeepsTenants(t *testing.T) {
+// killedWithTenants starts a daemon with notes:alice and notes:bob
+// (weight 20), kills it with SIGKILL, and returns it, what ten ps said
+// before, and the tenants' main PIDs by id.
+func killedWithTenants(t *testing.T) (*daemon, map[string]apitype.Instance, map[string]int) {
+	t.Helper()
 	d := startDaemon(t, "", notesService)
 	d.ten("spawn", "notes:alice")
 	d.ten("spawn", "notes:bob")
@@ -273,6 +277,11 @@ func TestDaemonKill9KeepsTenants(t *testing.T) {
 		pids[n] = mainPID(t, "tenement@notes-"+n+".service")
 	}
 	d.kill9()
+	return d, before, pids
+}
+
+func TestDaemonKill9KeepsTenants(t *testing.T) {
+	d, before, pids := killedWithTenants(t)
 	for n, pid := range pids {
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("%s (pid %d) died with the daemon: %v", n, pid, err)

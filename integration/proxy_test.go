@@ -387,7 +387,7 @@ func TestCrashDuringLoadIsRetried(t *testing.T) {
 	port := d.info("web:crashy").Port
 	var failed, total int
 	var mu sync.Mutex
-	stop := testbed.Repeat(8, func() {
+	stop := testbed.Repeat(8, func(int) {
 		code, _, err := d.request("crashy.web.test.local", "/")
 		mu.Lock()
 		defer mu.Unlock()

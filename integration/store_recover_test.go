@@ -21,16 +21,7 @@ import (
 // recover` rebuilds the store from the units; the daemon then re-adopts
 // both tenants without restarting them, and the proxy reaches them.
 func TestCorruptStoreRecover(t *testing.T) {
-	d := startDaemon(t, "", notesService)
-	d.ten("spawn", "notes:alice")
-	d.ten("spawn", "notes:bob")
-	d.ten("weight", "notes:bob", "20")
-	before := d.ps()
-	pids := map[string]int{}
-	for _, n := range []string{"alice", "bob"} {
-		pids[n] = mainPID(t, "tenement@notes-"+n+".service")
-	}
-	d.kill9()
+	d, before, pids := killedWithTenants(t)
 
 	// Overwrite the first pages: both of bbolt's meta pages and more.
 	path := filepath.Join(d.dataDir, store.FileName)

@@ -200,7 +200,7 @@ func TestRouteIsAtomicForPick(t *testing.T) {
 	s.SetWeight(names.Instance{Service: "web", ID: "v1"}, 100)
 	s.SetWeight(names.Instance{Service: "web", ID: "v2"}, 0)
 	var failures atomic.Int64
-	stop := testbed.Repeat(4, func() {
+	stop := testbed.Repeat(4, func(int) {
 		if _, err := s.Pick("web"); err != nil {
 			failures.Add(1)
 		}
