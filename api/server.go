@@ -2,6 +2,13 @@
 // local unix socket (root and the tenement group are admins, by their peer
 // credentials) and on the root domain of the HTTP listener (bearer tokens).
 //
+// It is transport only: a handler parses the request (the wire types are
+// package apitype's), checks that the caller may ask it (identity.go), asks
+// the instances' owner, the supervisor, behind small interfaces
+// (Instances: Reader, Lifecycle, Router), records the change in the audit
+// log, and maps the answer back (wire.go). The decisions (a deploy's health
+// wait, a route's checks) are the supervisor's.
+//
 // Every handler returns an error of an errdefs kind; writeError maps it to
 // a status code in one place, with a body {"error": "..."}.
 package api

@@ -2,6 +2,10 @@
 // local unix socket or over HTTP(S) with a bearer token. Errors carry the
 // daemon's message and the errdefs kind of the HTTP status, so callers can
 // test errors.Is(err, errdefs.ErrNotFound).
+//
+// Its requests and answers are package apitype's; it imports nothing of
+// the server (deps_test.go checks), so a program that only talks to the
+// daemon builds without systemd's D-Bus, the store or the metrics.
 package client
 
 import (

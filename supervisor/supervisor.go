@@ -2,7 +2,9 @@
 // systemd units, knows their state from systemd's signals, decides readiness
 // and health, restarts unhealthy ones with backoff, puts idle ones to sleep
 // and wakes them once however many requests wait, and re-adopts its own
-// units when the daemon restarts.
+// units when the daemon restarts. It also owns the services' weighted pools
+// (with package routing): weights, routes, and deploys that put a new
+// version in only once it is healthy.
 //
 // systemd does the supervising: crashes are restarted by Restart=, limits and
 // kills are its own. The supervisor never forks a tenant and never polls a

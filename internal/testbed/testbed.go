@@ -36,7 +36,9 @@
 // the journal then behave exactly as on a systemd host. Tests that need the manager call
 // Require(t) first; when no manager could be booted (not root, tools missing, boot failed)
 // the whole package runs on the host and Require skips, or fails when $CI is set or
-// TENEMENT_REQUIRE_SYSTEMD=1.
+// TENEMENT_REQUIRE_SYSTEMD=1 (Strict). A test that lacks another tool it needs (runsc,
+// caddy, nfpm) says so with SkipOrFail, which does the same. Eventually and Repeat are the
+// tests' small helpers for what happens asynchronously or under load.
 //
 // A manager whose owner process is gone (the test binary was killed) is stale; every Main
 // removes stale managers first (CleanupStale). See README.md for debugging tips.
