@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -170,6 +171,21 @@ func (a *app) print(err error, asJSON bool, v any, text func() error) error {
 		return a.PrintJSON(v)
 	}
 	return text()
+}
+
+// table prints n rows under a header, in aligned columns (row(i) is row
+// i's columns), or the line empty when there are none.
+func (a *app) table(n int, empty string, header []string, row func(i int) []string) error {
+	if n == 0 {
+		a.Printf("%s\n", empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for i := range n {
+		fmt.Fprintln(tw, strings.Join(row(i), "\t"))
+	}
+	return tw.Flush()
 }
 
 // instanceArg parses a service:id argument before anything is contacted.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,16 +126,11 @@ service). Values are never shown.`,
 			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
 				list, err := c.Credentials(ctx, t)
 				return a.print(err, asJSON, list, func() error {
-					if len(list) == 0 {
-						a.Printf("No credentials for %s\n", t)
-						return nil
-					}
-					tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tSCOPE\tSIZE\tMODIFIED")
-					for _, i := range list {
-						fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Scope, i.Size, i.Modified.Local().Format(time.DateTime))
-					}
-					return tw.Flush()
+					return a.table(len(list), "No credentials for "+t.String(), []string{"NAME", "SCOPE", "SIZE", "MODIFIED"},
+						func(i int) []string {
+							c := list[i]
+							return []string{c.Name, c.Scope, strconv.FormatInt(c.Size, 10), c.Modified.Local().Format(time.DateTime)}
+						})
 				})
 			})
 		},

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,17 +98,13 @@ func (f psFlags) nextCommand(after string) string {
 }
 
 func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, server string) error {
-	if len(list) == 0 {
-		if q.Limit = 0; q == (apitype.ListQuery{}) {
-			a.Printf("No instances (server %s)\n", server)
-		} else {
-			a.Printf("No instances match (server %s)\n", server)
-		}
-		return nil
+	empty := "No instances (server " + server + ")"
+	if q.Limit = 0; q != (apitype.ListQuery{}) {
+		empty = "No instances match (server " + server + ")"
 	}
-	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT\tNOTE")
-	for _, i := range list {
+	header := []string{"INSTANCE", "UNIT", "STATE", "HEALTH", "PORT", "UPTIME", "RESTARTS", "MEMORY", "WEIGHT", "NOTE"}
+	return a.table(len(list), empty, header, func(k int) []string {
+		i := list[k]
 		mem := "-"
 		if i.MemoryBytes != nil {
 			mem = fmtBytes(*i.MemoryBytes)
@@ -122,10 +117,8 @@ func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, serve
 		if i.Port > 0 {
 			port = itoa(i.Port)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", i.Name, i.Unit, i.State, health, port,
-			uptime, i.Restarts, mem, i.Weight, note(i))
-	}
-	return tw.Flush()
+		return []string{i.Name, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, itoa(i.Weight), note(i)}
+	})
 }
 
 // note says what else is true of an instance: a config change waiting for

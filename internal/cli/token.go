@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,20 +79,14 @@ func (a *app) tokenListCmd() *cobra.Command {
 			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
 				list, err := c.Tokens(ctx)
 				return a.print(err, asJSON, list, func() error {
-					if len(list) == 0 {
-						a.Printf("No tokens (ten token create makes one)\n")
-						return nil
-					}
-					tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tDESCRIPTION")
-					for _, t := range list {
-						scope := "admin"
-						if t.Tenant != "" {
-							scope = "tenant:" + t.Tenant
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description)
-					}
-					return tw.Flush()
+					return a.table(len(list), "No tokens (ten token create makes one)", []string{"ID", "SCOPE", "CREATED", "DESCRIPTION"},
+						func(i int) []string {
+							t, scope := list[i], "admin"
+							if t.Tenant != "" {
+								scope = "tenant:" + t.Tenant
+							}
+							return []string{t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description}
+						})
 				})
 			})
 		},
