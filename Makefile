@@ -1,7 +1,7 @@
 # tenement: build, test and package.
 #
 #   make build      dist/ten and dist/ten-isolate (static, CGO_ENABLED=0, -trimpath, version stamped)
-#   make test       scripts/test: vet, staticcheck, gofmt, go test -race (as root)
+#   make test       scripts/test: vet, staticcheck, gofmt, benchmarks once, go test -race (as root)
 #   make package    dist/*.deb and dist/*.rpm with nfpm (nfpm.yaml)
 #   make deps       scripts/deps: what building and testing need (Debian 12, root)
 #

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
-	"github.com/tenement/tenement/store"
 )
 
 // DefaultAuditLimit is how many audit entries GET /api/audit returns
@@ -33,7 +33,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, id Identity) e
 		return err
 	}
 	if log == nil {
-		log = []store.AuditEntry{}
+		log = []apitype.AuditEntry{}
 	}
 	writeJSON(w, http.StatusOK, log)
 	return nil

@@ -5,26 +5,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
-
-// MaxCreate is the most instances one POST /api/instances registers (one
-// store transaction).
-const MaxCreate = 10000
-
-// CreateRequest is the body of POST /api/instances: instances to register
-// asleep, "service:id" each.
-type CreateRequest struct {
-	Instances []string `json:"instances"`
-}
-
-// CreateResponse says how many instances were new; the others were known
-// already and are left as they are.
-type CreateResponse struct {
-	Created int `json:"created"`
-	Known   int `json:"known"`
-}
 
 // create registers instances without starting them, all in one store
 // transaction: a sign-up flow registers its customers this way, and each
@@ -34,15 +18,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, id Identity) err
 	if err := id.requireAdmin("create"); err != nil {
 		return err
 	}
-	var req CreateRequest
+	var req apitype.CreateRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
 	switch {
 	case len(req.Instances) == 0:
 		return fmt.Errorf("%w: no instances: want {\"instances\": [\"service:id\", ...]}", errdefs.ErrInvalid)
-	case len(req.Instances) > MaxCreate:
-		return fmt.Errorf("%w: %d instances in one call: at most %d", errdefs.ErrInvalid, len(req.Instances), MaxCreate)
+	case len(req.Instances) > apitype.MaxCreate:
+		return fmt.Errorf("%w: %d instances in one call: at most %d", errdefs.ErrInvalid, len(req.Instances), apitype.MaxCreate)
 	}
 	ns := make([]names.Instance, len(req.Instances))
 	for i, in := range req.Instances {
@@ -61,6 +45,6 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, id Identity) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CreateResponse{Created: created, Known: len(ns) - created})
+	writeJSON(w, http.StatusOK, apitype.CreateResponse{Created: created, Known: len(ns) - created})
 	return nil
 }

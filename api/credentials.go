@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/credentials"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
@@ -13,21 +14,14 @@ import (
 
 // CredentialStore keeps instances' secrets; credentials.Dir is one.
 type CredentialStore interface {
-	Set(t credentials.Target, name string, value []byte) error
-	List(t credentials.Target) ([]credentials.Info, error)
-	Remove(t credentials.Target, name string) error
+	Set(t apitype.CredentialTarget, name string, value []byte) error
+	List(t apitype.CredentialTarget) ([]apitype.Credential, error)
+	Remove(t apitype.CredentialTarget, name string) error
 	// Forget removes every credential of an instance (delete --purge).
 	Forget(n names.Instance) error
 }
 
 var _ CredentialStore = credentials.Dir{}
-
-// CredentialResponse answers a PUT: the credential as stored, never its
-// value. It reaches the target's instances at their next start.
-type CredentialResponse struct {
-	Target string `json:"target"` // "service" or "service:id"
-	credentials.Info
-}
 
 func (s *Server) credentialRoutes() {
 	s.handle("GET /api/credentials/{target}", s.listCredentials)
@@ -38,14 +32,14 @@ func (s *Server) credentialRoutes() {
 // credentialTarget parses the {target} (and {name}) of a credential route
 // and checks that the caller is an admin, that the service is configured
 // and, when known is set, that the instance of an instance target is known.
-func (s *Server) credentialTarget(r *http.Request, id Identity, withName, known bool) (credentials.Target, string, error) {
-	t, err := credentials.ParseTarget(r.PathValue("target"))
+func (s *Server) credentialTarget(r *http.Request, id Identity, withName, known bool) (apitype.CredentialTarget, string, error) {
+	t, err := apitype.ParseCredentialTarget(r.PathValue("target"))
 	if err != nil {
 		return t, "", err
 	}
 	name := r.PathValue("name")
 	if withName {
-		if err := credentials.ValidateName(name); err != nil {
+		if err := apitype.ValidateCredentialName(name); err != nil {
 			return t, "", err
 		}
 	}
@@ -84,10 +78,10 @@ func (s *Server) setCredential(w http.ResponseWriter, r *http.Request, id Identi
 	if err != nil {
 		return err
 	}
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, credentials.MaxSize))
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, apitype.MaxCredentialSize))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return credentials.ErrTooLarge
+		return apitype.ErrCredentialTooLarge
 	}
 	if err != nil {
 		return fmt.Errorf("%w: request body: %w", errdefs.ErrInvalid, err)
@@ -98,14 +92,14 @@ func (s *Server) setCredential(w http.ResponseWriter, r *http.Request, id Identi
 	if err != nil {
 		return err
 	}
-	resp := CredentialResponse{Target: t.String(), Info: credentials.Info{Name: name, Size: int64(len(value)), Scope: credentials.ScopeService}}
+	resp := apitype.CredentialResponse{Target: t.String(), Credential: apitype.Credential{Name: name, Size: int64(len(value)), Scope: apitype.ScopeService}}
 	if _, ok := t.Instance(); ok {
-		resp.Scope = credentials.ScopeInstance
+		resp.Scope = apitype.ScopeInstance
 	}
 	if list, err := s.Credentials.List(t); err == nil {
 		for _, i := range list {
 			if i.Name == name {
-				resp.Info = i
+				resp.Credential = i
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/credentials"
 )
 
@@ -37,8 +38,8 @@ func TestCredentials(t *testing.T) {
 		{"service credential", "/api/credentials/notes/DB_PASSWORD", admin, svcSecret, 200},
 		{"instance credential", "/api/credentials/notes:alice/DB_PASSWORD", admin, aliceSecret, 200},
 		{"on the local socket", "/api/credentials/notes/API_KEY", "local", "k", 200},
-		{"exactly 1 MiB", "/api/credentials/notes/BIG", admin, strings.Repeat("x", credentials.MaxSize), 200},
-		{"over 1 MiB", "/api/credentials/notes/BIGGER", admin, strings.Repeat("x", credentials.MaxSize+1), 400},
+		{"exactly 1 MiB", "/api/credentials/notes/BIG", admin, strings.Repeat("x", apitype.MaxCredentialSize), 200},
+		{"over 1 MiB", "/api/credentials/notes/BIGGER", admin, strings.Repeat("x", apitype.MaxCredentialSize+1), 400},
 		{"a bad name", "/api/credentials/notes/a%20b", admin, "x", 400},
 		{"a bad target", "/api/credentials/Notes/X", admin, "x", 400},
 		{"an unknown service", "/api/credentials/mail/X", admin, "x", 404},
@@ -55,7 +56,7 @@ func TestCredentials(t *testing.T) {
 	}
 
 	status, _, body := a.call(t, http.MethodGet, "/api/credentials/notes:alice", admin, nil)
-	var list []credentials.Info
+	var list []apitype.Credential
 	if err := json.Unmarshal([]byte(body), &list); status != 200 || err != nil {
 		t.Fatalf("list: %d %s %v", status, body, err)
 	}
@@ -115,7 +116,7 @@ func TestPurgeForgetsCredentials(t *testing.T) {
 	dir := credentials.Dir{Path: a.cfg.Settings.CredentialsDir}
 	a.srv.Credentials = dir
 	for _, n := range []string{"alice", "bob"} {
-		if err := a.srv.sup.Create(mustInstance(t, "notes:"+n), 0); err != nil {
+		if err := a.sup.Create(mustInstance(t, "notes:"+n), 0); err != nil {
 			t.Fatal(err)
 		}
 		if status, _, body := a.call(t, http.MethodPut, "/api/credentials/notes:"+n+"/DB_PASSWORD", "local", strings.NewReader(n)); status != 200 {

@@ -77,6 +77,7 @@ var _ supervisor.Systemd = (*fakeSystemd)(nil)
 // a real store, served over TCP with tokens and on a unix socket.
 type testAPI struct {
 	srv   *Server
+	sup   *supervisor.Supervisor
 	sd    *fakeSystemd
 	st    *store.Store
 	cfg   *config.Config
@@ -146,7 +147,7 @@ func newTestAPIWith(t *testing.T, running, failed []string) *testAPI {
 	<-ready
 	t.Cleanup(func() { cancel(); <-done })
 
-	a := &testAPI{srv: New(sup, log), sd: sd, st: st, cfg: cfg}
+	a := &testAPI{srv: New(sup, log), sup: sup, sd: sd, st: st, cfg: cfg}
 	a.srv.Auditor, a.srv.Tokens = st, st
 	a.srv.Authenticate = TokenAuth(auth.NewAuthenticator(st, nil, nil, log))
 	a.url = serve(t, a.srv, "tcp", "127.0.0.1:0")

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
@@ -68,7 +70,7 @@ func (s *Server) allowed(r *http.Request) []string {
 // at anything else: no other tenant's instance is read. Nothing asks
 // systemd per instance (the supervisor answers from memory).
 func (s *Server) readable(_ context.Context, id Identity, accounting bool) []supervisor.Info {
-	opts, ok := listOptions(id, ListQuery{NoAccounting: !accounting})
+	opts, ok := listOptions(id, apitype.ListQuery{NoAccounting: !accounting})
 	if !ok {
 		return nil
 	}
@@ -89,43 +91,27 @@ func (s *Server) tenantInstances(id Identity) []names.Instance {
 	return out
 }
 
-func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+// readableInstance returns the instance of the {id} path segment, when the
+// caller may read it.
+func (s *Server) readableInstance(r *http.Request, id Identity) (supervisor.Info, error) {
 	n, err := readableParam(r, id)
 	if err != nil {
-		return err
+		return supervisor.Info{}, err
 	}
-	info, err := s.sup.Get(r.Context(), n)
+	return s.sup.Get(r.Context(), n)
+}
+
+func (s *Server) getInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
+	info, err := s.readableInstance(r, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, info)
+	writeJSON(w, http.StatusOK, instanceOut(info, time.Now()))
 	return nil
 }
 
-// SpawnRequest is the body of POST /api/instances/spawn. "process" is the
-// original's name for the service.
-type SpawnRequest struct {
-	Service string `json:"service,omitempty"`
-	Process string `json:"process,omitempty"`
-	ID      string `json:"id"`
-}
-
-// InstanceResponse answers spawn and restart: the original's fields plus
-// the instance's state.
-type InstanceResponse struct {
-	Instance string           `json:"instance"`
-	Socket   string           `json:"socket"`
-	Port     int              `json:"port"`
-	State    supervisor.State `json:"state"`
-	Unit     string           `json:"unit"`
-}
-
-func response(i supervisor.Info) InstanceResponse {
-	return InstanceResponse{Instance: i.Name, Socket: i.Listen, Port: i.Port, State: i.State, Unit: i.Unit}
-}
-
 func (s *Server) spawn(w http.ResponseWriter, r *http.Request, id Identity) error {
-	var req SpawnRequest
+	var req apitype.SpawnRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
@@ -145,7 +131,7 @@ func (s *Server) spawn(w http.ResponseWriter, r *http.Request, id Identity) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, response(info))
+	writeJSON(w, http.StatusOK, instanceResponse(info))
 	return nil
 }
 
@@ -176,13 +162,8 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, id Identity) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, response(info))
+	writeJSON(w, http.StatusOK, instanceResponse(info))
 	return nil
-}
-
-// DeleteRequest is the body of POST /api/instances/{id}/delete.
-type DeleteRequest struct {
-	Purge bool `json:"purge"`
 }
 
 func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, id Identity) error {
@@ -190,7 +171,7 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, id Ident
 	if err != nil {
 		return err
 	}
-	var req DeleteRequest
+	var req apitype.DeleteRequest
 	if r.ContentLength != 0 {
 		if err := readJSON(r, &req); err != nil {
 			return err
@@ -217,23 +198,12 @@ func (s *Server) deleteInstance(w http.ResponseWriter, r *http.Request, id Ident
 	return nil
 }
 
-// WeightRequest is the body of PUT /api/instances/{id}/weight.
-type WeightRequest struct {
-	Weight *int `json:"weight"`
-}
-
-// WeightResponse answers a weight change.
-type WeightResponse struct {
-	Instance string `json:"instance"`
-	Weight   int    `json:"weight"`
-}
-
 func (s *Server) weight(w http.ResponseWriter, r *http.Request, id Identity) error {
 	n, err := instanceParam(r)
 	if err != nil {
 		return err
 	}
-	var req WeightRequest
+	var req apitype.WeightRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
@@ -248,31 +218,20 @@ func (s *Server) weight(w http.ResponseWriter, r *http.Request, id Identity) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, WeightResponse{Instance: n.String(), Weight: *req.Weight})
+	writeJSON(w, http.StatusOK, apitype.WeightResponse{Instance: n.String(), Weight: *req.Weight})
 	return nil
 }
 
-// HealthResponse answers a live health check.
-type HealthResponse struct {
-	Instance string            `json:"instance"`
-	Health   supervisor.Health `json:"health"`
-	State    supervisor.State  `json:"state"`
-}
-
 func (s *Server) health(w http.ResponseWriter, r *http.Request, id Identity) error {
-	n, err := readableParam(r, id)
+	info, err := s.readableInstance(r, id)
 	if err != nil {
 		return err
 	}
-	h, err := s.sup.Health(r.Context(), n)
+	h, err := s.sup.Health(r.Context(), info.Instance)
 	if err != nil {
 		return err
 	}
-	info, err := s.sup.Get(r.Context(), n)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, HealthResponse{Instance: n.String(), Health: h, State: info.State})
+	writeJSON(w, http.StatusOK, apitype.HealthResponse{Instance: info.Instance.String(), Health: h, State: info.State})
 	return nil
 }
 

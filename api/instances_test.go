@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
 )
 
 // TestTenantListAsksOnlyAboutOwn: with 200 running instances of other
@@ -46,7 +46,7 @@ func TestTenantListAsksOnlyAboutOwn(t *testing.T) {
 			if tc.wantList == nil {
 				return
 			}
-			var list []supervisor.Info
+			var list []apitype.Instance
 			if err := json.Unmarshal([]byte(body), &list); err != nil {
 				t.Fatal(err)
 			}
@@ -65,9 +65,9 @@ func TestTenantListAsksOnlyAboutOwn(t *testing.T) {
 		t.Errorf("bob's list: %d %s", status, body)
 	}
 	// The summary counts the tenant's own only.
-	var sum Summary
+	var sum apitype.Summary
 	_, _, body := a.call(t, http.MethodGet, "/api/summary", alice, nil)
-	if err := json.Unmarshal([]byte(body), &sum); err != nil || sum.Instances != 2 || sum.States[supervisor.StateRunning] != 2 {
+	if err := json.Unmarshal([]byte(body), &sum); err != nil || sum.Instances != 2 || sum.States[apitype.StateRunning] != 2 {
 		t.Errorf("tenant summary %s: %v", body, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
 )
 
 // newListAPI is an API with instances in three states: running (adopted
@@ -18,7 +18,7 @@ func newListAPI(t *testing.T, asleep ...string) *testAPI {
 	t.Helper()
 	a := newTestAPIWith(t, []string{"notes:alice", "blog:alice", "notes:bob"}, []string{"notes:carol"})
 	asleep = append(asleep, "blog:dave")
-	body, _ := json.Marshal(CreateRequest{Instances: asleep})
+	body, _ := json.Marshal(apitype.CreateRequest{Instances: asleep})
 	if status, _, out := a.call(t, http.MethodPost, "/api/instances", "local", strings.NewReader(string(body))); status != http.StatusOK {
 		t.Fatalf("create: %d %s", status, out)
 	}
@@ -32,7 +32,7 @@ func (a *testAPI) list(t *testing.T, path, token string) (names []string, link s
 	if status != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", path, status, body)
 	}
-	var list []supervisor.Info
+	var list []apitype.Instance
 	if err := json.Unmarshal([]byte(body), &list); err != nil {
 		t.Fatalf("GET %s: %v: %s", path, err, body)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/names"
@@ -49,10 +50,11 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, id Identity) error
 	if err != nil {
 		return err
 	}
-	if entries == nil {
-		entries = []journal.Entry{}
+	out := make([]apitype.LogEntry, len(entries))
+	for i, e := range entries {
+		out[i] = logEntryOut(e)
 	}
-	writeJSON(w, http.StatusOK, entries)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -100,10 +102,10 @@ func (s *Server) logStream(w http.ResponseWriter, r *http.Request, id Identity) 
 	switch {
 	case errors.Is(context.Cause(ctx), errRevoked):
 		s.log.Info("log stream ended: its token was revoked", "actor", id.Actor)
-		sse.event("error", map[string]string{"error": errRevoked.Error()})
+		sse.event("error", apitype.ErrorResponse{Error: errRevoked.Error()})
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("log stream ended", "err", err)
-		sse.event("error", map[string]string{"error": err.Error()})
+		sse.event("error", apitype.ErrorResponse{Error: err.Error()})
 	}
 	cancel(nil)
 	wg.Wait()  // nothing may write once the handler returns
@@ -138,7 +140,7 @@ func (s *Server) logQuery(r *http.Request, id Identity, defLines int) (journal.Q
 			return q, fmt.Errorf("%w: grep: %w", errdefs.ErrInvalid, err)
 		}
 	}
-	if q.Since, err = journal.ParseSince(param(r, "since"), time.Now()); err != nil {
+	if q.Since, err = apitype.ParseSince(param(r, "since"), time.Now()); err != nil {
 		return q, err
 	}
 	return q, nil
@@ -214,7 +216,7 @@ func (s *sseWriter) write(b []byte) error {
 	return s.rc.Flush()
 }
 
-func (s *sseWriter) send(e journal.Entry) error { return s.event("", e) }
+func (s *sseWriter) send(e journal.Entry) error { return s.event("", logEntryOut(e)) }
 
 func (s *sseWriter) event(name string, v any) error {
 	b, err := json.Marshal(v)

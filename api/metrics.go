@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/metrics"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // Metrics serves /metrics and the activity counts of /api/summary;
@@ -41,28 +41,12 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request, id Identity) er
 	return nil
 }
 
-// Summary answers GET /api/summary: counts over the instances the caller
-// may read, for the dashboard's at-a-glance view. The activity counts
-// cover the time since the daemon started.
-type Summary struct {
-	Scope           string                   `json:"scope"` // "admin" or "tenant"
-	Tenant          string                   `json:"tenant,omitempty"`
-	Instances       int                      `json:"instances"`
-	States          map[supervisor.State]int `json:"states"` // every state, with 0s
-	Restarts        int                      `json:"restarts"`
-	WakesLastMinute int                      `json:"wakes_last_minute"`
-	Wakes           uint64                   `json:"wakes_total"`
-	WakeErrors      uint64                   `json:"wake_errors_total"`
-	Requests        uint64                   `json:"requests_total"`
-	Time            time.Time                `json:"time"`
-}
-
 func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) error {
-	out := Summary{Scope: "admin", Time: time.Now().UTC(), States: map[supervisor.State]int{}}
+	out := apitype.Summary{Scope: "admin", Time: time.Now().UTC(), States: map[apitype.State]int{}}
 	if !id.Admin {
 		out.Scope, out.Tenant = "tenant", id.Tenant
 	}
-	for _, st := range []supervisor.State{supervisor.StateAsleep, supervisor.StateStarting, supervisor.StateRunning, supervisor.StateStopping, supervisor.StateFailed} {
+	for _, st := range apitype.States {
 		out.States[st] = 0
 	}
 	var acts map[names.Instance]metrics.Activity

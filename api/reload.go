@@ -5,21 +5,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/supervisor"
 )
-
-// ReloadResponse is the answer of POST /api/config/reload: what the reload
-// changed, and which changed settings only a restart applies.
-type ReloadResponse struct {
-	supervisor.Reloaded
-	NeedsRestart []string `json:"needs_restart,omitempty"`
-}
-
-// ServiceRestartResponse is the answer of POST /api/services/{svc}/restart.
-type ServiceRestartResponse struct {
-	Service   string   `json:"service"`
-	Restarted []string `json:"restarted"`
-}
 
 func (s *Server) reloadRoutes() {
 	s.handle("POST /api/config/reload", s.reloadConfig)
@@ -34,16 +22,17 @@ func (s *Server) reloadConfig(w http.ResponseWriter, r *http.Request, id Identit
 	if s.Reload == nil {
 		return errNotServed("config reload")
 	}
-	resp, err := s.Reload(r.Context())
-	s.audit(id, "config-reload", "", reloadDetails(resp), err)
+	res, err := s.Reload(r.Context())
+	s.audit(id, "config-reload", "", reloadDetails(res), err)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, apitype.ReloadResponse{Added: res.Added, Changed: res.Changed, Removed: res.Removed,
+		RestartPending: res.RestartPending, Orphaned: res.Orphaned, NeedsRestart: res.NeedsRestart})
 	return nil
 }
 
-func reloadDetails(r ReloadResponse) string {
+func reloadDetails(r Reloaded) string {
 	var parts []string
 	add := func(what string, l []string) {
 		if len(l) > 0 {
@@ -64,7 +53,7 @@ func (s *Server) restartService(w http.ResponseWriter, r *http.Request, id Ident
 		return err
 	}
 	done, err := s.sup.RestartService(r.Context(), svc)
-	resp := ServiceRestartResponse{Service: svc, Restarted: []string{}}
+	resp := apitype.ServiceRestartResponse{Service: svc, Restarted: []string{}}
 	for _, n := range done {
 		resp.Restarted = append(resp.Restarted, n.String())
 	}
@@ -77,4 +66,11 @@ func (s *Server) restartService(w http.ResponseWriter, r *http.Request, id Ident
 }
 
 // Reloader reloads the daemon's config; the daemon sets Server.Reload to it.
-type Reloader func(ctx context.Context) (ReloadResponse, error)
+type Reloader func(ctx context.Context) (Reloaded, error)
+
+// Reloaded is what a reload did: what the supervisor took, and which
+// changed settings only a restart applies.
+type Reloaded struct {
+	supervisor.Reloaded
+	NeedsRestart []string // settings.KEY
+}

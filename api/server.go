@@ -2,6 +2,13 @@
 // local unix socket (root and the tenement group are admins, by their peer
 // credentials) and on the root domain of the HTTP listener (bearer tokens).
 //
+// It is transport only: a handler parses the request (the wire types are
+// package apitype's), checks that the caller may ask it (identity.go), asks
+// the instances' owner, the supervisor, behind small interfaces
+// (Instances: Reader, Lifecycle, Router), records the change in the audit
+// log, and maps the answer back (wire.go). The decisions (a deploy's health
+// wait, a route's checks) are the supervisor's.
+//
 // Every handler returns an error of an errdefs kind; writeError maps it to
 // a status code in one place, with a body {"error": "..."}.
 package api
@@ -17,9 +24,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // Group is the group whose members are admins on the local socket.
@@ -27,9 +34,14 @@ const Group = "tenement"
 
 // Server serves the API.
 type Server struct {
-	sup *supervisor.Supervisor
+	sup Instances
 	log *slog.Logger
 	mux *http.ServeMux
+	// group is the group whose members are admins on the local socket:
+	// Group.
+	group string
+	// patterns are the routes handle registered.
+	patterns []string
 	// Auditor, if set, records every change.
 	Auditor Auditor
 	// Authenticate resolves the identity of a request that did not come
@@ -53,9 +65,9 @@ type Server struct {
 	closeStream context.CancelFunc
 }
 
-// New returns an API server for a supervisor.
-func New(sup *supervisor.Supervisor, log *slog.Logger) *Server {
-	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux()}
+// New returns an API server over the instances' owner (the supervisor).
+func New(sup Instances, log *slog.Logger) *Server {
+	s := &Server{sup: sup, log: log.With("component", "api"), mux: http.NewServeMux(), group: Group}
 	s.streamsDone, s.closeStream = context.WithCancel(context.Background())
 	s.routes()
 	return s
@@ -69,6 +81,7 @@ func (s *Server) CloseStreams() { s.closeStream() }
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id, ok := IdentityFrom(r.Context())
 		if !ok {
@@ -106,10 +119,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) identify(r *http.Request) (Identity, error) {
 	if p, ok := PeerFrom(r.Context()); ok {
-		if localAdmin(p, Group) {
+		if localAdmin(p, s.group) {
 			return Identity{Admin: true, Actor: "uid:" + strconv.Itoa(int(p.UID))}, nil
 		}
-		return Identity{}, fmt.Errorf("%w: uid %d is neither root nor in group %s", errdefs.ErrForbidden, p.UID, Group)
+		return Identity{}, fmt.Errorf("%w: uid %d is neither root nor in group %s", errdefs.ErrForbidden, p.UID, s.group)
 	}
 	if s.Authenticate == nil {
 		return Identity{}, fmt.Errorf("%w: the API is only served on the local socket", errdefs.ErrUnauthorized)
@@ -130,7 +143,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if errors.As(err, &ra) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((ra.RetryAfter()+time.Second-1)/time.Second))))
 	}
-	writeJSON(w, status, map[string]string{"error": err.Error()})
+	writeJSON(w, status, apitype.ErrorResponse{Error: err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
-	"github.com/tenement/tenement/errdefs"
-
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/auth"
+	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/store"
 )
 
@@ -42,32 +41,6 @@ func TokenIdentity(tok store.Token) Identity {
 	return Identity{Tenant: tok.Tenant, Actor: "tenant:" + tok.Tenant + "/token:" + tok.ID, TokenID: tok.ID}
 }
 
-// TokenInfo describes a token without its secret (GET /api/tokens).
-type TokenInfo struct {
-	ID          string    `json:"id"`
-	Tenant      string    `json:"tenant"` // empty for an admin token
-	Admin       bool      `json:"admin"`
-	Description string    `json:"description,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-func tokenInfo(t store.Token) TokenInfo {
-	return TokenInfo{ID: t.ID, Tenant: t.Tenant, Admin: t.Tenant == "", Description: t.Description, CreatedAt: t.CreatedAt}
-}
-
-// TokenRequest is the body of POST /api/tokens: an empty tenant makes an
-// admin token.
-type TokenRequest struct {
-	Tenant      string `json:"tenant,omitempty"`
-	Description string `json:"description,omitempty"`
-}
-
-// NewToken answers POST /api/tokens; Token is the secret, shown only here.
-type NewToken struct {
-	TokenInfo
-	Token string `json:"token"`
-}
-
 func (s *Server) tokenRoutes() {
 	s.handle("GET /api/tokens", s.listTokens)
 	s.handle("POST /api/tokens", s.createToken)
@@ -93,7 +66,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, id Identity)
 	if err != nil {
 		return err
 	}
-	out := make([]TokenInfo, len(list))
+	out := make([]apitype.TokenInfo, len(list))
 	for i, t := range list {
 		out[i] = tokenInfo(t)
 	}
@@ -106,7 +79,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, id Identity
 	if err != nil {
 		return err
 	}
-	var req TokenRequest
+	var req apitype.TokenRequest
 	if err := readJSON(r, &req); err != nil {
 		return err
 	}
@@ -119,7 +92,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, id Identity
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, NewToken{TokenInfo: tokenInfo(tok), Token: secret})
+	writeJSON(w, http.StatusCreated, apitype.NewToken{TokenInfo: tokenInfo(tok), Token: secret})
 	return nil
 }
 

@@ -120,10 +120,3 @@ func (t *Throttle) client(key netip.Prefix) *client {
 	t.clients[key] = t.lru.PushFront(c)
 	return c
 }
-
-// Len returns how many clients are remembered.
-func (t *Throttle) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.lru.Len()
-}

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // burstResult is R rounds of C concurrent requests to an asleep instance.
@@ -29,7 +29,7 @@ func burst(ctx context.Context, d *daemon, n names.Instance, sleep func(context.
 		if err := sleep(ctx); err != nil {
 			return nil, err
 		}
-		if err := d.awaitState(ctx, n, supervisor.StateAsleep); err != nil {
+		if err := d.awaitState(ctx, n, apitype.StateAsleep); err != nil {
 			return nil, err
 		}
 		time.Sleep(settle)
@@ -78,7 +78,7 @@ func burst(ctx context.Context, d *daemon, n names.Instance, sleep func(context.
 		r.all = append(r.all, lat.q(1))
 		r.each = append(r.each, lat...)
 		r.pids = append(r.pids, len(pids))
-		if err := d.awaitState(ctx, n, supervisor.StateRunning); err != nil {
+		if err := d.awaitState(ctx, n, apitype.StateRunning); err != nil {
 			return nil, err
 		}
 		r.starts = append(r.starts, countNewStarts(n.Unit(), before))

@@ -15,9 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // accountingPause outlasts the daemon's accounting cache (2 s,
@@ -93,7 +92,7 @@ func createFrom(d *daemon, f string) error {
 	if err != nil {
 		return err
 	}
-	var resp api.CreateResponse
+	var resp apitype.CreateResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
 		return fmt.Errorf("ten create --json: %w: %s", err, out)
 	}
@@ -213,10 +212,10 @@ func readGoMem(d *daemon) (goMem, error) {
 }
 
 // running returns the instances of list that are running.
-func running(list []supervisor.Info) []supervisor.Info {
-	var out []supervisor.Info
+func running(list []apitype.Instance) []apitype.Instance {
+	var out []apitype.Instance
 	for _, i := range list {
-		if i.State == supervisor.StateRunning {
+		if i.State == apitype.StateRunning {
 			out = append(out, i)
 		}
 	}

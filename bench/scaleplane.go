@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // storeFloor times n instance records written to a fresh bbolt store on
@@ -336,7 +336,7 @@ func (r *scaleReport) readopt(ctx context.Context, sd *dbusapi.Conn, big, small 
 
 // restartTimed kills the daemon with SIGKILL, starts it again and returns
 // the time from the start until its API lists want instances running.
-func restartTimed(ctx context.Context, d *daemon, want int) (time.Duration, []supervisor.Info, error) {
+func restartTimed(ctx context.Context, d *daemon, want int) (time.Duration, []apitype.Instance, error) {
 	d.kill9()
 	t0 := time.Now()
 	if err := d.startProcess(); err != nil {

@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // domain is the bench daemon's root domain.
@@ -177,15 +177,15 @@ func (d *daemon) stop() {
 // host is the Host header that reaches an instance.
 func host(n names.Instance) string { return n.ID + "." + n.Service + "." + domain }
 
-func (d *daemon) spawn(ctx context.Context, n names.Instance) (supervisor.Info, error) {
+func (d *daemon) spawn(ctx context.Context, n names.Instance) (apitype.Instance, error) {
 	if _, err := d.api.Spawn(ctx, n); err != nil {
-		return supervisor.Info{}, fmt.Errorf("spawn %s: %w", n, err)
+		return apitype.Instance{}, fmt.Errorf("spawn %s: %w", n, err)
 	}
 	return d.api.Instance(ctx, n)
 }
 
 // awaitState waits until the daemon reports the instance in state.
-func (d *daemon) awaitState(ctx context.Context, n names.Instance, want supervisor.State) error {
+func (d *daemon) awaitState(ctx context.Context, n names.Instance, want apitype.State) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {

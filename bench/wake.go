@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // settle is the pause before each timed wake, so the previous stop's
@@ -98,7 +98,7 @@ func wakeProxyHeld(ctx context.Context, d *daemon, sd *dbusapi.Conn, n names.Ins
 	if err := d.api.Stop(ctx, n); err != nil {
 		return 0, err
 	}
-	if err := d.awaitState(ctx, n, supervisor.StateAsleep); err != nil {
+	if err := d.awaitState(ctx, n, apitype.StateAsleep); err != nil {
 		return 0, err
 	}
 	if err := sd.WaitUnloaded(ctx, n.Unit()); err != nil {
@@ -115,7 +115,7 @@ func (w *waker) wakeSock(ctx context.Context) (time.Duration, error) {
 	if err := sleepService(ctx, w.sd, w.sock.Unit()); err != nil {
 		return 0, err
 	}
-	if err := w.d.awaitState(ctx, w.sock, supervisor.StateAsleep); err != nil {
+	if err := w.d.awaitState(ctx, w.sock, apitype.StateAsleep); err != nil {
 		return 0, err
 	}
 	st, err := w.sd.State(ctx, w.sock.SocketUnit())
@@ -145,7 +145,7 @@ func timeRequest(ctx context.Context, d *daemon, c *conn, n names.Instance) (tim
 	if want := "hello from " + n.String(); code != 200 || !strings.HasPrefix(string(c.body), want) {
 		return 0, fmt.Errorf("status %d, body %q; want 200 %q", code, c.body, want)
 	}
-	return took, d.awaitState(ctx, n, supervisor.StateRunning)
+	return took, d.awaitState(ctx, n, apitype.StateRunning)
 }
 
 func (w *waker) floorStart(ctx context.Context) (startSample, error) {

@@ -2,6 +2,10 @@
 // local unix socket or over HTTP(S) with a bearer token. Errors carry the
 // daemon's message and the errdefs kind of the HTTP status, so callers can
 // test errors.Is(err, errdefs.ErrNotFound).
+//
+// Its requests and answers are package apitype's; it imports nothing of
+// the server (deps_test.go checks), so a program that only talks to the
+// daemon builds without systemd's D-Bus, the store or the metrics.
 package client
 
 import (
@@ -17,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 )
 
@@ -145,9 +150,7 @@ func (c *Client) connError(err error) error {
 // statusError turns an error answer into an error of its kind carrying the
 // daemon's message.
 func statusError(resp *http.Response) error {
-	var body struct {
-		Error string `json:"error"`
-	}
+	var body apitype.ErrorResponse
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	msg := strings.TrimSpace(string(raw))
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {

@@ -6,11 +6,10 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/tenement/tenement/api"
-	"github.com/tenement/tenement/credentials"
+	"github.com/tenement/tenement/apitype"
 )
 
-func credentialPath(t credentials.Target, name string) string {
+func credentialPath(t apitype.CredentialTarget, name string) string {
 	p := "/api/credentials/" + url.PathEscape(t.String())
 	if name != "" {
 		p += "/" + url.PathEscape(name)
@@ -20,21 +19,21 @@ func credentialPath(t credentials.Target, name string) string {
 
 // Credentials lists a target's credentials: names, sizes and times, never
 // values. For an instance, what it receives: its own and its service's.
-func (c *Client) Credentials(ctx context.Context, t credentials.Target) ([]credentials.Info, error) {
-	var out []credentials.Info
+func (c *Client) Credentials(ctx context.Context, t apitype.CredentialTarget) ([]apitype.Credential, error) {
+	var out []apitype.Credential
 	err := c.Do(ctx, http.MethodGet, credentialPath(t, ""), nil, &out)
 	return out, err
 }
 
-// SetCredential stores a credential's value (at most credentials.MaxSize
+// SetCredential stores a credential's value (at most apitype.MaxCredentialSize
 // bytes); it reaches the target's instances at their next start.
-func (c *Client) SetCredential(ctx context.Context, t credentials.Target, name string, value []byte) (api.CredentialResponse, error) {
-	var out api.CredentialResponse
+func (c *Client) SetCredential(ctx context.Context, t apitype.CredentialTarget, name string, value []byte) (apitype.CredentialResponse, error) {
+	var out apitype.CredentialResponse
 	err := c.DoRaw(ctx, http.MethodPut, credentialPath(t, name), "application/octet-stream", bytes.NewReader(value), &out)
 	return out, err
 }
 
 // RemoveCredential deletes a credential of a target.
-func (c *Client) RemoveCredential(ctx context.Context, t credentials.Target, name string) error {
+func (c *Client) RemoveCredential(ctx context.Context, t apitype.CredentialTarget, name string) error {
 	return c.Do(ctx, http.MethodDelete, credentialPath(t, name), nil, nil)
 }

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 func instancePath(n names.Instance, suffix string) string {
@@ -19,8 +18,8 @@ func instancePath(n names.Instance, suffix string) string {
 }
 
 // Instances lists every instance the caller may see, in one answer.
-func (c *Client) Instances(ctx context.Context) ([]supervisor.Info, error) {
-	var out []supervisor.Info
+func (c *Client) Instances(ctx context.Context) ([]apitype.Instance, error) {
+	var out []apitype.Instance
 	err := c.Do(ctx, http.MethodGet, "/api/instances", nil, &out)
 	return out, err
 }
@@ -28,12 +27,12 @@ func (c *Client) Instances(ctx context.Context) ([]supervisor.Info, error) {
 // List returns the instances q selects, ordered by service then id, and,
 // when q.Limit cut the list short, the cursor of the next page (set it as
 // q.After and call again); else the zero Instance.
-func (c *Client) List(ctx context.Context, q api.ListQuery) ([]supervisor.Info, names.Instance, error) {
+func (c *Client) List(ctx context.Context, q apitype.ListQuery) ([]apitype.Instance, names.Instance, error) {
 	path := "/api/instances"
 	if v := q.Values(); len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out []supervisor.Info
+	var out []apitype.Instance
 	h, err := c.do(ctx, http.MethodGet, path, "", nil, &out)
 	if err != nil {
 		return nil, names.Instance{}, err
@@ -58,7 +57,7 @@ func nextCursor(links []string) (names.Instance, error) {
 			if err != nil {
 				return names.Instance{}, fmt.Errorf("the Link header %q: %w", h, err)
 			}
-			q, err := api.ParseListQuery(u.Query())
+			q, err := apitype.ParseListQuery(u.Query())
 			if err != nil || q.After.IsZero() {
 				return names.Instance{}, fmt.Errorf("the Link header %q: no next page's cursor (after=service:id)", h)
 			}
@@ -69,48 +68,48 @@ func nextCursor(links []string) (names.Instance, error) {
 }
 
 // Instance returns one instance.
-func (c *Client) Instance(ctx context.Context, n names.Instance) (supervisor.Info, error) {
-	var out supervisor.Info
+func (c *Client) Instance(ctx context.Context, n names.Instance) (apitype.Instance, error) {
+	var out apitype.Instance
 	err := c.Do(ctx, http.MethodGet, instancePath(n, ""), nil, &out)
 	return out, err
 }
 
-// Create registers instances asleep, in one call (at most api.MaxCreate).
-func (c *Client) Create(ctx context.Context, ns []names.Instance) (api.CreateResponse, error) {
-	req := api.CreateRequest{Instances: make([]string, len(ns))}
+// Create registers instances asleep, in one call (at most apitype.MaxCreate).
+func (c *Client) Create(ctx context.Context, ns []names.Instance) (apitype.CreateResponse, error) {
+	req := apitype.CreateRequest{Instances: make([]string, len(ns))}
 	for i, n := range ns {
 		req.Instances[i] = n.String()
 	}
-	var out api.CreateResponse
+	var out apitype.CreateResponse
 	err := c.Do(ctx, http.MethodPost, "/api/instances", req, &out)
 	return out, err
 }
 
 // KeepAwake keeps an instance from sleeping for d (0 ends a keep-awake).
-func (c *Client) KeepAwake(ctx context.Context, n names.Instance, d time.Duration) (api.KeepAwakeResponse, error) {
-	var out api.KeepAwakeResponse
-	err := c.Do(ctx, http.MethodPost, instancePath(n, "/keep-awake"), map[string]string{"for": d.String()}, &out)
+func (c *Client) KeepAwake(ctx context.Context, n names.Instance, d time.Duration) (apitype.KeepAwakeResponse, error) {
+	var out apitype.KeepAwakeResponse
+	err := c.Do(ctx, http.MethodPost, instancePath(n, "/keep-awake"), apitype.KeepAwakeRequest{For: apitype.Duration(d)}, &out)
 	return out, err
 }
 
 // ReloadConfig makes the daemon reload its config file.
-func (c *Client) ReloadConfig(ctx context.Context) (api.ReloadResponse, error) {
-	var out api.ReloadResponse
+func (c *Client) ReloadConfig(ctx context.Context) (apitype.ReloadResponse, error) {
+	var out apitype.ReloadResponse
 	err := c.Do(ctx, http.MethodPost, "/api/config/reload", nil, &out)
 	return out, err
 }
 
 // RestartService restarts a service's running instances one at a time.
-func (c *Client) RestartService(ctx context.Context, service string) (api.ServiceRestartResponse, error) {
-	var out api.ServiceRestartResponse
+func (c *Client) RestartService(ctx context.Context, service string) (apitype.ServiceRestartResponse, error) {
+	var out apitype.ServiceRestartResponse
 	err := c.Do(ctx, http.MethodPost, "/api/services/"+url.PathEscape(service)+"/restart", nil, &out)
 	return out, err
 }
 
 // Spawn starts an instance and waits until it is ready.
-func (c *Client) Spawn(ctx context.Context, n names.Instance) (api.InstanceResponse, error) {
-	var out api.InstanceResponse
-	err := c.Do(ctx, http.MethodPost, "/api/instances/spawn", api.SpawnRequest{Service: n.Service, ID: n.ID}, &out)
+func (c *Client) Spawn(ctx context.Context, n names.Instance) (apitype.InstanceResponse, error) {
+	var out apitype.InstanceResponse
+	err := c.Do(ctx, http.MethodPost, "/api/instances/spawn", apitype.SpawnRequest{Service: n.Service, ID: n.ID}, &out)
 	return out, err
 }
 
@@ -120,27 +119,27 @@ func (c *Client) Stop(ctx context.Context, n names.Instance) error {
 }
 
 // Restart restarts an instance.
-func (c *Client) Restart(ctx context.Context, n names.Instance) (api.InstanceResponse, error) {
-	var out api.InstanceResponse
+func (c *Client) Restart(ctx context.Context, n names.Instance) (apitype.InstanceResponse, error) {
+	var out apitype.InstanceResponse
 	err := c.Do(ctx, http.MethodPost, instancePath(n, "/restart"), nil, &out)
 	return out, err
 }
 
 // Delete forgets an instance; purge removes its data dir too.
 func (c *Client) Delete(ctx context.Context, n names.Instance, purge bool) error {
-	return c.Do(ctx, http.MethodPost, instancePath(n, "/delete"), api.DeleteRequest{Purge: purge}, nil)
+	return c.Do(ctx, http.MethodPost, instancePath(n, "/delete"), apitype.DeleteRequest{Purge: purge}, nil)
 }
 
 // SetWeight sets an instance's routing weight.
-func (c *Client) SetWeight(ctx context.Context, n names.Instance, w int) (api.WeightResponse, error) {
-	var out api.WeightResponse
-	err := c.Do(ctx, http.MethodPut, instancePath(n, "/weight"), api.WeightRequest{Weight: &w}, &out)
+func (c *Client) SetWeight(ctx context.Context, n names.Instance, w int) (apitype.WeightResponse, error) {
+	var out apitype.WeightResponse
+	err := c.Do(ctx, http.MethodPut, instancePath(n, "/weight"), apitype.WeightRequest{Weight: &w}, &out)
 	return out, err
 }
 
 // Health checks an instance now.
-func (c *Client) Health(ctx context.Context, n names.Instance) (api.HealthResponse, error) {
-	var out api.HealthResponse
+func (c *Client) Health(ctx context.Context, n names.Instance) (apitype.HealthResponse, error) {
+	var out apitype.HealthResponse
 	err := c.Do(ctx, http.MethodGet, instancePath(n, "/health"), nil, &out)
 	return out, err
 }

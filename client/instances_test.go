@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
 )
 
@@ -23,7 +23,7 @@ func TestListSendsTheQueryAndReadsTheNextCursor(t *testing.T) {
 	}))
 	defer srv.Close()
 	c, _ := New(srv.URL, "")
-	q := api.ListQuery{Service: "notes", State: "asleep", Match: "t 1", After: names.Instance{Service: "notes", ID: "t0"}, Limit: 1, NoAccounting: true}
+	q := apitype.ListQuery{Service: "notes", State: "asleep", Match: "t 1", After: names.Instance{Service: "notes", ID: "t0"}, Limit: 1, NoAccounting: true}
 	for _, tc := range []struct {
 		name string
 		link string
@@ -60,7 +60,7 @@ func TestListSendsTheQueryAndReadsTheNextCursor(t *testing.T) {
 	}
 	// The zero query asks for everything, as Instances does.
 	link = ""
-	if _, _, err := c.List(context.Background(), api.ListQuery{}); err != nil || gotQuery != "" {
+	if _, _, err := c.List(context.Background(), apitype.ListQuery{}); err != nil || gotQuery != "" {
 		t.Errorf("zero query: %q, %v", gotQuery, err)
 	}
 }

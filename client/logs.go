@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/tenement/tenement/journal"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
 )
 
@@ -22,7 +22,7 @@ type LogQuery struct {
 	Instance names.Instance
 	Lines    int    // newest entries (0: the daemon's default; for a stream, none)
 	Grep     string // a regexp on the message
-	Since    string // see journal.ParseSince
+	Since    string // see apitype.ParseSince
 }
 
 func (q LogQuery) path(base string) string {
@@ -46,15 +46,15 @@ func (q LogQuery) path(base string) string {
 }
 
 // Logs returns the newest matching log entries, oldest first.
-func (c *Client) Logs(ctx context.Context, q LogQuery) ([]journal.Entry, error) {
-	var out []journal.Entry
+func (c *Client) Logs(ctx context.Context, q LogQuery) ([]apitype.LogEntry, error) {
+	var out []apitype.LogEntry
 	err := c.Do(ctx, http.MethodGet, q.path("/api/logs"), nil, &out)
 	return out, err
 }
 
 // FollowLogs calls f with the newest q.Lines entries, then with each new
 // one, until ctx ends (nil), the stream breaks, or f fails.
-func (c *Client) FollowLogs(ctx context.Context, q LogQuery, f func(journal.Entry) error) error {
+func (c *Client) FollowLogs(ctx context.Context, q LogQuery, f func(apitype.LogEntry) error) error {
 	body, err := c.Stream(ctx, http.MethodGet, q.path("/api/logs/stream"))
 	if err != nil {
 		return err
@@ -63,15 +63,13 @@ func (c *Client) FollowLogs(ctx context.Context, q LogQuery, f func(journal.Entr
 	err = readEvents(body, func(event string, data []byte) error {
 		switch event {
 		case "", "message":
-			var e journal.Entry
+			var e apitype.LogEntry
 			if err := json.Unmarshal(data, &e); err != nil {
 				return fmt.Errorf("log stream: %w", err)
 			}
 			return f(e)
 		case "error":
-			var body struct {
-				Error string `json:"error"`
-			}
+			var body apitype.ErrorResponse
 			_ = json.Unmarshal(data, &body)
 			return fmt.Errorf("log stream: %s", body.Error)
 		}

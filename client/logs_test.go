@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
-	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/names"
 )
 
@@ -32,7 +32,7 @@ func TestFollowLogsReadsServerSentEvents(t *testing.T) {
 	}
 	var msgs []string
 	err = c.FollowLogs(context.Background(), LogQuery{Instance: names.Instance{Service: "notes", ID: "alice"}, Lines: 5, Grep: "a|b"},
-		func(e journal.Entry) error {
+		func(e apitype.LogEntry) error {
 			msgs = append(msgs, e.Message)
 			return nil
 		})

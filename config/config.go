@@ -26,14 +26,14 @@ const (
 	DefaultPortRange = "20000-29999"
 )
 
-// Isolation levels (SPEC §5).
+// Isolation levels (docs/isolation.md).
 const (
 	IsolationProcess   = "process"
 	IsolationNamespace = "namespace"
 	IsolationSandbox   = "sandbox"
 )
 
-// Readiness checks (SPEC §3).
+// Readiness checks: how a start knows the app is up (docs/configuration.md).
 const (
 	ReadyHealth = "health"
 	ReadyNotify = "notify"
@@ -327,7 +327,7 @@ type Service struct {
 	probeSet map[string]bool
 }
 
-// PortRange returns the inclusive tenant port range.
+// PortBounds returns the inclusive tenant port range (PortRange, parsed).
 func (s *Settings) PortBounds() (low, high int) { return s.portLow, s.portHigh }
 
 // Trusted returns the parsed TrustedProxies.

@@ -76,7 +76,10 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	c := Default()
+	c, err := Parse("/etc/t.toml", nil) // a file with nothing in it
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := c.Settings
 	if s.DataDir != DefaultDataDir || s.Domain != "localhost" || s.Listen != ":8080" || s.APISocket != DefaultAPISocket {
 		t.Errorf("settings defaults: %+v", s)
@@ -93,7 +96,7 @@ func TestDefaults(t *testing.T) {
 	if s.APIOverHTTP != "loopback" {
 		t.Errorf("api_over_http default %q, want loopback", s.APIOverHTTP)
 	}
-	c, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
+	c, err = Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"./web\"\nhealth = \"/h\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,16 +133,6 @@ func Parse(file string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// Default returns the configuration used when there is no file.
-func Default() *Config {
-	c := &Config{}
-	c.setDefaults(func(...string) bool { return false })
-	if es := c.validate(); len(es) > 0 {
-		panic("config: defaults do not validate: " + Errors(es).Error())
-	}
-	return c
-}
-
 var tomlLineErr = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
 
 // decodeError turns a decoder error into an Error with line and key.

@@ -5,48 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
-
-func TestValidateName(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		want bool
-	}{
-		{"DB_PASSWORD", true}, {"stripe.key", true}, {"tls-cert.pem", true}, {".env", true}, {"a", true},
-		{strings.Repeat("x", 255), true},
-		{"", false}, {".", false}, {"..", false}, {"a/b", false}, {"../x", false}, {"a b", false},
-		{"pässword", false}, {"x\n", false}, {"a:b", false}, {".tmp#1", false}, {strings.Repeat("x", 256), false},
-	} {
-		err := ValidateName(tc.name)
-		if (err == nil) != tc.want || (err != nil && !errors.Is(err, errdefs.ErrInvalid)) {
-			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.want)
-		}
-	}
-}
-
-func TestParseTarget(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Target
-		ok   bool
-	}{
-		{"notes", Target{Service: "notes"}, true},
-		{"notes:alice", Target{Service: "notes", ID: "alice"}, true},
-		{"notes:", Target{}, false}, {"Notes", Target{}, false}, {"../x", Target{}, false}, {"notes:a/b", Target{}, false},
-	} {
-		got, err := ParseTarget(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseTarget(%q) = %+v, %v", tc.in, got, err)
-		}
-	}
-}
 
 // TestSetListRemove: files 0600 and directories 0700, an instance's
 // credential wins over its service's, listing never shows a value.
@@ -64,8 +30,8 @@ func TestSetListRemove(t *testing.T) {
 
 	got, err := d.List(alice)
 	must(t, err)
-	if len(got) != 2 || got[0].Name != "API_KEY" || got[0].Scope != ScopeService ||
-		got[1].Name != "DB_PASSWORD" || got[1].Scope != ScopeInstance || got[1].Size != 13 || got[1].Modified.IsZero() {
+	if len(got) != 2 || got[0].Name != "API_KEY" || got[0].Scope != apitype.ScopeService ||
+		got[1].Name != "DB_PASSWORD" || got[1].Scope != apitype.ScopeInstance || got[1].Size != 13 || got[1].Modified.IsZero() {
 		t.Errorf("List(notes:alice) = %+v", got)
 	}
 	if got, _ := d.List(svc); len(got) != 2 || got[1].Size != 14 {
@@ -81,13 +47,13 @@ func TestSetListRemove(t *testing.T) {
 	}
 
 	must(t, d.Remove(alice, "DB_PASSWORD"))
-	if got, _ := d.List(alice); len(got) != 2 || got[1].Scope != ScopeService {
+	if got, _ := d.List(alice); len(got) != 2 || got[1].Scope != apitype.ScopeService {
 		t.Errorf("after removing the instance's: %+v", got)
 	}
 	if err := d.Remove(alice, "DB_PASSWORD"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("second remove: %v", err)
 	}
-	if err := d.Set(svc, "BIG", make([]byte, MaxSize+1)); !errors.Is(err, ErrTooLarge) {
+	if err := d.Set(svc, "BIG", make([]byte, apitype.MaxCredentialSize+1)); !errors.Is(err, apitype.ErrCredentialTooLarge) {
 		t.Errorf("over 1 MiB: %v", err)
 	}
 	must(t, d.Set(svc, "EMPTY", nil))
@@ -100,9 +66,9 @@ func TestForget(t *testing.T) {
 	d := Dir{Path: t.TempDir()}
 	alice := names.Instance{Service: "notes", ID: "alice"}
 	must(t, d.Set(Target{Service: "notes"}, "SHARED", []byte("1")))
-	must(t, d.Set(ForInstance(alice), "OWN", []byte("2")))
+	must(t, d.Set(forInstance(alice), "OWN", []byte("2")))
 	must(t, d.Forget(alice))
-	if got, _ := d.List(ForInstance(alice)); len(got) != 1 || got[0].Name != "SHARED" {
+	if got, _ := d.List(forInstance(alice)); len(got) != 1 || got[0].Name != "SHARED" {
 		t.Errorf("after Forget: %+v", got)
 	}
 	must(t, d.Forget(alice))                                    // nothing left
@@ -153,7 +119,7 @@ func TestSymlinkCannotLeadOut(t *testing.T) {
 func TestSetIsAtomic(t *testing.T) {
 	d := Dir{Path: t.TempDir()}
 	svc := Target{Service: "notes"}
-	a, b := bytes.Repeat([]byte("a"), MaxSize), bytes.Repeat([]byte("b"), MaxSize)
+	a, b := bytes.Repeat([]byte("a"), apitype.MaxCredentialSize), bytes.Repeat([]byte("b"), apitype.MaxCredentialSize)
 	must(t, d.Set(svc, "K", a))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -181,7 +147,7 @@ func TestSetIsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != MaxSize || (!bytes.Equal(got, a) && !bytes.Equal(got, b)) {
+		if len(got) != apitype.MaxCredentialSize || (!bytes.Equal(got, a) && !bytes.Equal(got, b)) {
 			t.Fatalf("a reader saw %d bytes, not one whole value", len(got))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
@@ -29,11 +30,11 @@ type File struct {
 // Set stores a credential's value for a target, replacing the old one
 // atomically.
 func (d Dir) Set(t Target, name string, value []byte) error {
-	if err := ValidateName(name); err != nil {
+	if err := apitype.ValidateCredentialName(name); err != nil {
 		return err
 	}
-	if len(value) > MaxSize {
-		return ErrTooLarge
+	if len(value) > apitype.MaxCredentialSize {
+		return apitype.ErrCredentialTooLarge
 	}
 	root, err := d.open(true)
 	if err != nil {
@@ -43,17 +44,17 @@ func (d Dir) Set(t Target, name string, value []byte) error {
 	if err := makeDirs(root, t); err != nil {
 		return err
 	}
-	rel := path.Join(t.dir(), name)
+	rel := path.Join(dir(t), name)
 	if st, err := root.Lstat(rel); err == nil && !st.Mode().IsRegular() {
 		return fmt.Errorf("%w: credential %s of %s: an instance's credentials directory has that name", errdefs.ErrConflict, name, t)
 	}
-	return writeAtomic(root, t.dir(), name, value)
+	return writeAtomic(root, dir(t), name, value)
 }
 
 // Remove deletes one credential of a target; ErrNotFound when it has none
 // of that name.
 func (d Dir) Remove(t Target, name string) error {
-	if err := ValidateName(name); err != nil {
+	if err := apitype.ValidateCredentialName(name); err != nil {
 		return err
 	}
 	root, err := d.open(false)
@@ -61,14 +62,14 @@ func (d Dir) Remove(t Target, name string) error {
 		return err
 	}
 	defer root.Close()
-	rel := path.Join(t.dir(), name)
+	rel := path.Join(dir(t), name)
 	if st, err := root.Lstat(rel); err != nil || !st.Mode().IsRegular() {
 		return fmt.Errorf("%w: credential %s of %s", errdefs.ErrNotFound, name, t)
 	}
 	if err := root.Remove(rel); err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	return syncDir(root, t.dir())
+	return syncDir(root, dir(t))
 }
 
 // Forget removes every credential of one instance (its directory), so
@@ -83,11 +84,11 @@ func (d Dir) Forget(n names.Instance) error {
 		return err
 	}
 	defer root.Close()
-	dir := ForInstance(n).dir()
-	if st, err := root.Lstat(dir); err != nil || !st.IsDir() {
+	own := dir(forInstance(n))
+	if st, err := root.Lstat(own); err != nil || !st.IsDir() {
 		return nil
 	}
-	if err := root.RemoveAll(dir); err != nil {
+	if err := root.RemoveAll(own); err != nil {
 		return fmt.Errorf("credentials: forget %s: %w", n, err)
 	}
 	return syncDir(root, n.Service)
@@ -96,25 +97,25 @@ func (d Dir) Forget(n names.Instance) error {
 // List describes a target's credentials, by name. For an instance it lists
 // what the instance receives: its own, and its service's that it does not
 // override.
-func (d Dir) List(t Target) ([]Info, error) {
+func (d Dir) List(t Target) ([]apitype.Credential, error) {
 	root, err := d.open(false)
 	if errors.Is(err, errdefs.ErrNotFound) {
-		return []Info{}, nil
+		return []apitype.Credential{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	byName := map[string]Info{}
-	if err := list(root, Target{Service: t.Service}, ScopeService, byName); err != nil {
+	byName := map[string]apitype.Credential{}
+	if err := list(root, forService(t), apitype.ScopeService, byName); err != nil {
 		return nil, err
 	}
 	if t.ID != "" {
-		if err := list(root, t, ScopeInstance, byName); err != nil {
+		if err := list(root, t, apitype.ScopeInstance, byName); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]Info, 0, len(byName))
+	out := make([]apitype.Credential, 0, len(byName))
 	for _, i := range byName {
 		out = append(out, i)
 	}
@@ -126,17 +127,17 @@ func (d Dir) List(t Target) ([]Info, error) {
 // files (for LoadCredential=): its own, and its service's that it does not
 // override.
 func (d Dir) Files(n names.Instance) ([]File, error) {
-	infos, err := d.List(ForInstance(n))
+	infos, err := d.List(forInstance(n))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]File, len(infos))
 	for i, info := range infos {
-		dir := Target{Service: n.Service}
-		if info.Scope == ScopeInstance {
-			dir = ForInstance(n)
+		from := Target{Service: n.Service}
+		if info.Scope == apitype.ScopeInstance {
+			from = forInstance(n)
 		}
-		out[i] = File{Name: info.Name, Path: filepath.Join(d.Path, filepath.FromSlash(dir.dir()), info.Name)}
+		out[i] = File{Name: info.Name, Path: filepath.Join(d.Path, filepath.FromSlash(dir(from)), info.Name)}
 	}
 	return out, nil
 }
@@ -169,8 +170,8 @@ func (d Dir) open(create bool) (*os.Root, error) {
 }
 
 // list adds the regular files of t's directory to byName, as scope.
-func list(root *os.Root, t Target, scope string, byName map[string]Info) error {
-	f, err := root.Open(t.dir())
+func list(root *os.Root, t Target, scope string, byName map[string]apitype.Credential) error {
+	f, err := root.Open(dir(t))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
 		return nil
 	}
@@ -183,14 +184,14 @@ func list(root *os.Root, t Target, scope string, byName map[string]Info) error {
 		return fmt.Errorf("credentials: %w", err)
 	}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || ValidateName(e.Name()) != nil {
+		if !e.Type().IsRegular() || apitype.ValidateCredentialName(e.Name()) != nil {
 			continue // an instance's directory, a temporary file
 		}
 		st, err := e.Info()
 		if err != nil {
 			continue // removed meanwhile
 		}
-		byName[e.Name()] = Info{Name: e.Name(), Size: st.Size(), Modified: st.ModTime().UTC(), Scope: scope}
+		byName[e.Name()] = apitype.Credential{Name: e.Name(), Size: st.Size(), Modified: st.ModTime().UTC(), Scope: scope}
 	}
 	return nil
 }
@@ -200,7 +201,7 @@ func list(root *os.Root, t Target, scope string, byName map[string]Info) error {
 func makeDirs(root *os.Root, t Target) error {
 	dirs := []string{t.Service}
 	if t.ID != "" {
-		dirs = append(dirs, t.dir())
+		dirs = append(dirs, dir(t))
 	}
 	for _, dir := range dirs {
 		err := root.Mkdir(dir, 0o700)

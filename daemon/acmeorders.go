@@ -68,11 +68,7 @@ func (o *orderCap) take(name string) bool {
 func (o *orderCap) done(name string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if n := o.pending[name]; n > 1 {
-		o.pending[name] = n - 1
-	} else {
-		delete(o.pending, name)
-	}
+	takeOne(o.pending, name)
 }
 
 // shouldLog reports whether a refusal for name is to be logged: once per

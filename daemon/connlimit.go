@@ -75,10 +75,16 @@ func (l *connLimit) acquire(client netip.Prefix) bool {
 func (l *connLimit) release(client netip.Prefix) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := l.open[client]; n > 1 {
-		l.open[client] = n - 1
+	takeOne(l.open, client)
+}
+
+// takeOne takes one off a count, and forgets a key whose count is zero,
+// so that a map of counts holds only the keys in use.
+func takeOne[K comparable, N int | int32](counts map[K]N, k K) {
+	if n := counts[k]; n > 1 {
+		counts[k] = n - 1
 	} else {
-		delete(l.open, client)
+		delete(counts, k)
 	}
 }
 
@@ -91,13 +97,6 @@ func (l *connLimit) refuse(c net.Conn, client netip.Prefix) {
 	}
 	l.log.Warn("closing new connections of a client at max_conns_per_client (logged at most once a minute)",
 		"client", client.String(), "max_conns_per_client", l.max, "refused_total", n)
-}
-
-// clients returns how many clients have open connections (tests).
-func (l *connLimit) clients() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.open)
 }
 
 // limitListener is a listener under a connLimit.

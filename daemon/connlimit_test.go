@@ -160,3 +160,10 @@ func BenchmarkConnLimit(b *testing.B) {
 		i++
 	}
 }
+
+// clients returns how many clients have open connections (tests).
+func (l *connLimit) clients() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.open)
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/errdefs"
@@ -68,14 +69,11 @@ func (p *hostPolicy) Allow(_ context.Context, host string) error {
 	return fmt.Errorf("%w: %q: no instance %s", errNotServed, name, route.Instance)
 }
 
-// AskPath is the ask endpoint of Caddy's on-demand TLS, on the root domain
-// of the HTTP listener: GET AskPath?domain=NAME answers 200 when tenement
-// serves NAME, else 404.
-const AskPath = "/api/tls/ask"
-
-// withAsk serves AskPath on the root domain (an IP literal or localhost
-// included, which is how Caddy calls it) to the front proxy's listener and
-// to loopback peers, and passes everything else to next.
+// withAsk serves apitype.AskPath, the ask endpoint of Caddy's on-demand
+// TLS (GET AskPath?domain=NAME: 200 when tenement serves NAME, else 404),
+// on the root domain (an IP literal or localhost included, which is how
+// Caddy calls it) to the front proxy's listener and to loopback peers, and
+// passes everything else to next.
 //
 // Loopback includes every tenant on the host network. That is deliberate:
 // Caddy 2.6's ask is an http:// URL (no unix socket), so it comes over TCP,
@@ -85,7 +83,7 @@ const AskPath = "/api/tls/ask"
 // and asks nobody (hostPolicy.Allow is a lookup in memory).
 func withAsk(domain string, pol *hostPolicy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !loopbackOrFront(r) {
+		if r.URL.Path != apitype.AskPath || proxy.ParseHost(r.Host, domain).Kind != proxy.KindRoot || !loopbackOrFront(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

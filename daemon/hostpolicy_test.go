@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/names"
@@ -97,18 +98,18 @@ func TestAskEndpoint(t *testing.T) {
 		front                      bool   // arrived on the front listener
 		want                       int
 	}{
-		{"known instance", "GET", "127.0.0.1:8080", AskPath + "?domain=alice.notes.example.com", "", false, 200},
-		{"root domain", "GET", "localhost:8080", AskPath + "?domain=example.com", "[::1]:40000", false, 200},
-		{"via root domain host", "GET", "example.com", AskPath + "?domain=notes.example.com", "", false, 200},
-		{"from the front unix socket", "GET", "example.com", AskPath + "?domain=notes.example.com", "@", true, 200},
-		{"from the front tcp listener", "GET", "example.com", AskPath + "?domain=notes.example.com", "10.1.2.3:40000", true, 200},
-		{"a front proxy's address elsewhere", "GET", "example.com", AskPath + "?domain=example.com", "10.1.2.3:40000", false, http.StatusTeapot},
-		{"unknown instance", "GET", "127.0.0.1:8080", AskPath + "?domain=mallory.notes.example.com", "", false, 404},
-		{"other domain", "GET", "127.0.0.1:8080", AskPath + "?domain=example.org", "", false, 404},
-		{"missing domain", "GET", "127.0.0.1:8080", AskPath, "", false, 400},
-		{"POST", "POST", "127.0.0.1:8080", AskPath + "?domain=example.com", "", false, 405},
-		{"not on a tenant's host", "GET", "alice.notes.example.com", AskPath + "?domain=example.com", "", false, http.StatusTeapot},
-		{"not for remote clients", "GET", "example.com", AskPath + "?domain=example.com", "192.0.2.7:40000", false, http.StatusTeapot},
+		{"known instance", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=alice.notes.example.com", "", false, 200},
+		{"root domain", "GET", "localhost:8080", apitype.AskPath + "?domain=example.com", "[::1]:40000", false, 200},
+		{"via root domain host", "GET", "example.com", apitype.AskPath + "?domain=notes.example.com", "", false, 200},
+		{"from the front unix socket", "GET", "example.com", apitype.AskPath + "?domain=notes.example.com", "@", true, 200},
+		{"from the front tcp listener", "GET", "example.com", apitype.AskPath + "?domain=notes.example.com", "10.1.2.3:40000", true, 200},
+		{"a front proxy's address elsewhere", "GET", "example.com", apitype.AskPath + "?domain=example.com", "10.1.2.3:40000", false, http.StatusTeapot},
+		{"unknown instance", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=mallory.notes.example.com", "", false, 404},
+		{"other domain", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=example.org", "", false, 404},
+		{"missing domain", "GET", "127.0.0.1:8080", apitype.AskPath, "", false, 400},
+		{"POST", "POST", "127.0.0.1:8080", apitype.AskPath + "?domain=example.com", "", false, 405},
+		{"not on a tenant's host", "GET", "alice.notes.example.com", apitype.AskPath + "?domain=example.com", "", false, http.StatusTeapot},
+		{"not for remote clients", "GET", "example.com", apitype.AskPath + "?domain=example.com", "192.0.2.7:40000", false, http.StatusTeapot},
 		{"other paths pass", "GET", "127.0.0.1:8080", "/api/instances", "", false, http.StatusTeapot},
 	}
 	for _, tt := range tests {

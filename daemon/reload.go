@@ -16,7 +16,7 @@ import (
 	"github.com/tenement/tenement/supervisor"
 )
 
-// reloader applies a changed config file without a restart (SPEC §11):
+// reloader applies a changed config file without a restart:
 // `systemctl reload tenement` (ExecReload runs `ten config reload`), `ten
 // config reload` (POST /api/config/reload) and SIGHUP all come here. A config
 // that does not load, or fails what `ten config check` checks on this
@@ -42,7 +42,7 @@ var liveSettings = map[string]bool{
 }
 
 // Reload reloads the config file.
-func (r *reloader) Reload(ctx context.Context) (api.ReloadResponse, error) {
+func (r *reloader) Reload(ctx context.Context) (api.Reloaded, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_ = activation.Notify(activation.Reloading())
@@ -56,8 +56,8 @@ func (r *reloader) Reload(ctx context.Context) (api.ReloadResponse, error) {
 	return resp, err
 }
 
-func (r *reloader) reload() (api.ReloadResponse, error) {
-	var resp api.ReloadResponse
+func (r *reloader) reload() (api.Reloaded, error) {
+	var resp api.Reloaded
 	cfg, err := LoadConfig(r.opts)
 	if err != nil {
 		return resp, err

@@ -41,11 +41,9 @@ type file struct {
 	etag string
 }
 
-// Handler serves the page at / and its files under /assets/; other paths
-// are 404. Route only those two to it.
-func Handler() http.Handler {
-	files := map[string]file{}
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+// eachFile calls f with the path and contents of every embedded file.
+func eachFile(f func(p string, b []byte) error) error {
+	return fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -53,6 +51,15 @@ func Handler() http.Handler {
 		if err != nil {
 			return err
 		}
+		return f(p, b)
+	})
+}
+
+// Handler serves the page at / and its files under /assets/; other paths
+// are 404. Route only those two to it.
+func Handler() http.Handler {
+	files := map[string]file{}
+	err := eachFile(func(p string, b []byte) error {
 		sum := sha256.Sum256(b)
 		url := strings.TrimPrefix(p, "static")
 		files[url] = file{name: path.Base(p), body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -75,14 +74,7 @@ func TestRevalidates(t *testing.T) {
 // the page has no inline script or style, which the CSP would block.
 func TestSelfContained(t *testing.T) {
 	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//|@import|url\(\s*["']?(https?:)?//|fetch\(\s*["'\x60]https?:`)
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := static.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	err := eachFile(func(p string, b []byte) error {
 		if m := external.Find(b); m != nil {
 			t.Errorf("%s refers to another site: %q", p, m)
 		}

@@ -64,11 +64,6 @@ func unbusLabel(l string) string {
 	return string(b)
 }
 
-// unitPath is the object path of the unit called name.
-func unitPath(name string) godbus.ObjectPath {
-	return godbus.ObjectPath(unitPathPrefix + busLabel(name))
-}
-
 // unitName returns the name of the unit whose object path is p, if p is one.
 func unitName(p godbus.ObjectPath) (string, bool) {
 	l, ok := strings.CutPrefix(string(p), unitPathPrefix)

@@ -260,3 +260,8 @@ func BenchmarkDecode(b *testing.B) {
 		b.Fatalf("%d events for %d changes", n, b.N)
 	}
 }
+
+// unitPath is the object path of the unit called name.
+func unitPath(name string) godbus.ObjectPath {
+	return godbus.ObjectPath(unitPathPrefix + busLabel(name))
+}

@@ -14,13 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
 
-	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/journal"
-	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // tenSplit runs the CLI against this daemon with extra global flags and
@@ -34,11 +31,11 @@ func (d *daemon) tenSplit(args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-// tokenGen creates a token with `ten token-gen --json` and checks that the
+// tokenGen creates a token with `ten token create --json` and checks that the
 // plain form prints the token alone on the first line of stdout.
-func (d *daemon) tokenGen(tenant string) api.NewToken {
+func (d *daemon) tokenGen(tenant string) apitype.NewToken {
 	d.t.Helper()
-	args := []string{"token-gen", "--json", "--description", "test"}
+	args := []string{"token", "create", "--json", "--description", "test"}
 	if tenant != "" {
 		args = append(args, "--tenant", tenant)
 	}
@@ -46,12 +43,12 @@ func (d *daemon) tokenGen(tenant string) api.NewToken {
 	if err != nil {
 		d.t.Fatalf("ten %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 	}
-	var nt api.NewToken
+	var nt apitype.NewToken
 	if err := json.Unmarshal([]byte(out), &nt); err != nil {
-		d.t.Fatalf("token-gen --json: %v: %s", err, out)
+		d.t.Fatalf("token create --json: %v: %s", err, out)
 	}
 	if len(nt.Token) != 43 || nt.ID == "" || nt.Tenant != tenant {
-		d.t.Fatalf("token-gen --json: %+v", nt)
+		d.t.Fatalf("token create --json: %+v", nt)
 	}
 	return nt
 }
@@ -162,7 +159,7 @@ func TestAPIAuthMatrix(t *testing.T) {
 		{name: "health is public", method: "GET", path: "/health", want: [5]int{ok, ok, ok, ok, ok}},
 		{name: "list", method: "GET", path: "/api/instances", want: anyToken, check: func(w who, body string) error {
 			want := map[who][]string{asAlice: {"notes:alice"}, asBob: {"notes:bob"}, asAdmin: {"notes:alice", "notes:bob", "notes:carol"}}[w]
-			var list []supervisor.Info
+			var list []apitype.Instance
 			if err := json.Unmarshal([]byte(body), &list); err != nil {
 				return err
 			}
@@ -182,7 +179,7 @@ func TestAPIAuthMatrix(t *testing.T) {
 		{name: "health own", method: "GET", path: "/api/instances/notes:alice/health", want: own},
 		{name: "health other's", method: "GET", path: "/api/instances/notes:bob/health", want: other},
 		{name: "storage own", method: "GET", path: "/api/instances/notes:alice/storage", want: own, check: func(w who, body string) error {
-			var s api.StorageResponse
+			var s apitype.StorageResponse
 			if err := json.Unmarshal([]byte(body), &s); err != nil || s.Instance != "notes:alice" || !strings.HasSuffix(s.Path, "/notes/alice") {
 				return fmt.Errorf("storage %+v %v", s, err)
 			}
@@ -276,8 +273,8 @@ func TestAPIAuthMatrix(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		lines := make(chan journal.Entry, 100)
-		go c.FollowLogs(ctx, client.LogQuery{}, func(e journal.Entry) error {
+		lines := make(chan apitype.LogEntry, 100)
+		go c.FollowLogs(ctx, client.LogQuery{}, func(e apitype.LogEntry) error {
 			select {
 			case lines <- e:
 			case <-ctx.Done():
@@ -315,7 +312,7 @@ func TestAPIAuthMatrix(t *testing.T) {
 	if a := d.call(apiClient("127.0.2.1"), "GET", "/api/instances", throwaway.Token, ""); a.status != unauth {
 		t.Errorf("revoked token: %d", a.status)
 	}
-	var log []store.AuditEntry
+	var log []apitype.AuditEntry
 	if err := json.Unmarshal([]byte(d.ten("audit", "--json", "-n", "0")), &log); err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // webService's versions are healthy unless their id is "fail": the app
@@ -44,7 +44,7 @@ func TestDeployThatNeverGetsHealthyIsStopped(t *testing.T) {
 		t.Errorf("deploy failed after %v, timeout 3s", took)
 	}
 	i := d.info("web:fail")
-	if i.State != supervisor.StateAsleep || i.Weight != 0 {
+	if i.State != apitype.StateAsleep || i.Weight != 0 {
 		t.Errorf("failed deploy: state %s weight %d, want asleep with weight 0", i.State, i.Weight)
 	}
 	if got := systemctl(t, "is-active", "tenement@web-fail.service"); got == "active" || got == "activating" {
@@ -57,10 +57,10 @@ func TestDeployThatNeverGetsHealthyIsStopped(t *testing.T) {
 			t.Fatalf("web.%s: %d %q %v", d.domain, code, body, err)
 		}
 	}
-	if i := d.info("web:fail"); i.State != supervisor.StateAsleep {
+	if i := d.info("web:fail"); i.State != apitype.StateAsleep {
 		t.Errorf("web:fail woke: %s", i.State)
 	}
-	var log []store.AuditEntry
+	var log []apitype.AuditEntry
 	if err := json.Unmarshal([]byte(d.ten("audit", "--json")), &log); err != nil {
 		t.Fatal(err)
 	}
@@ -94,39 +94,25 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		results []result
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
 	)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := result{start: time.Now()}
-				var body string
-				r.code, body, r.err = d.request("web."+d.domain, "/")
-				r.end = time.Now()
-				if f := strings.Fields(body); len(f) >= 3 {
-					r.version = f[2]
-				}
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := testbed.Repeat(4, func(int) {
+		r := result{start: time.Now()}
+		var body string
+		r.code, body, r.err = d.request("web."+d.domain, "/")
+		r.end = time.Now()
+		if f := strings.Fields(body); len(f) >= 3 {
+			r.version = f[2]
+		}
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	})
 	time.Sleep(500 * time.Millisecond)
 	routeStart := time.Now()
 	out := d.ten("route", "web", "--from", "v1", "--to", "v2")
 	routeEnd := time.Now()
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 
 	if !strings.Contains(out, "Routed traffic: web:v1 -> web:v2") || !strings.Contains(out, "web:v2 weight = 100") {
 		t.Errorf("route output:\n%s", out)
@@ -154,7 +140,7 @@ func TestRouteFlipsTrafficWithoutFailedRequests(t *testing.T) {
 		t.Errorf("%d requests before the route and %d after: too few to tell", before, after)
 	}
 	t.Logf("measured: ten route: %d requests, %d before and %d after the route, none failed", len(results), before, after)
-	if i := d.info("web:v1"); i.Weight != 0 || i.State != supervisor.StateRunning {
+	if i := d.info("web:v1"); i.Weight != 0 || i.State != apitype.StateRunning {
 		t.Errorf("web:v1 after route: %+v", i)
 	}
 	// Routing to a version that does not exist changes nothing.
@@ -199,7 +185,7 @@ func TestDeployedVersionGetsNoTrafficBeforeHealthy(t *testing.T) {
 			return
 		default:
 		}
-		if i, ok := d.ps()["slowv:1500ms"]; ok && i.State != supervisor.StateRunning {
+		if i, ok := d.ps()["slowv:1500ms"]; ok && i.State != apitype.StateRunning {
 			observed++
 			if i.Weight != 0 {
 				t.Fatalf("new version %s with weight %d before it is healthy", i.State, i.Weight)

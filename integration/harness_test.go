@@ -20,6 +20,7 @@ import (
 	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
+	"github.com/tenement/tenement/units"
 )
 
 // TestMain builds ten and the test app on the host and runs this package's
@@ -223,10 +224,8 @@ func (d *daemon) units(ctx context.Context, c *dbusapi.Conn) []string {
 		if err != nil {
 			continue
 		}
-		for _, e := range st.Environment {
-			if e == "TENEMENT_DAEMON="+d.dataDir {
-				out = append(out, u.Name)
-			}
+		if units.HasMarker(st.Environment, d.dataDir) {
+			out = append(out, u.Name)
 		}
 	}
 	return out

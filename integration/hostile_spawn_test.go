@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // A flood of made-up ids from one client, with spawn_on_request: the
@@ -104,7 +104,7 @@ HEALTH = "fail"
 		if !ok {
 			return fmt.Errorf("open:real was forgotten though it answered 200")
 		}
-		if i.State != supervisor.StateAsleep {
+		if i.State != apitype.StateAsleep {
 			return fmt.Errorf("open:real is %s", i.State)
 		}
 		return nil

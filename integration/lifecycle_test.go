@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-
-	"github.com/tenement/tenement/supervisor"
 )
 
 const notesService = `
@@ -30,20 +29,20 @@ GREETING = "hi {id}"
 `
 
 // ps returns the daemon's instances via `ten ps --json`.
-func (d *daemon) ps() map[string]supervisor.Info {
+func (d *daemon) ps() map[string]apitype.Instance {
 	d.t.Helper()
-	var list []supervisor.Info
+	var list []apitype.Instance
 	if err := json.Unmarshal([]byte(d.ten("ps", "--json")), &list); err != nil {
 		d.t.Fatal(err)
 	}
-	out := map[string]supervisor.Info{}
+	out := map[string]apitype.Instance{}
 	for _, i := range list {
 		out[i.Name] = i
 	}
 	return out
 }
 
-func (d *daemon) info(name string) supervisor.Info {
+func (d *daemon) info(name string) apitype.Instance {
 	d.t.Helper()
 	i, ok := d.ps()[name]
 	if !ok {
@@ -89,7 +88,7 @@ func TestSpawnIsATransientUnit(t *testing.T) {
 			t.Errorf("%s = %q, want %q", prop, got, want)
 		}
 	}
-	if info.Port < 20000 || info.Port > 29999 || info.State != supervisor.StateRunning || info.Weight != 0 {
+	if info.Port < 20000 || info.Port > 29999 || info.State != apitype.StateRunning || info.Weight != 0 {
 		t.Errorf("ps: %+v", info)
 	}
 	if got := get(t, info.Port, "/"); !strings.HasPrefix(got, "hello from notes:alice") {
@@ -164,7 +163,7 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 		t.Errorf("NRestarts = %s, want 1", n)
 	}
 	testbed.Eventually(t, 5*time.Second, "running again", func() error {
-		if i := d.info("notes:crash"); i.State != supervisor.StateRunning || i.Restarts != 1 {
+		if i := d.info("notes:crash"); i.State != apitype.StateRunning || i.Restarts != 1 {
 			return fmt.Errorf("%s restarts=%d", i.State, i.Restarts)
 		}
 		return nil
@@ -179,7 +178,7 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 		if s := show(t, unit, "ActiveState"); s != "failed" {
 			return fmt.Errorf("ActiveState %s", s)
 		}
-		if i := d.info("notes:crash"); i.State != supervisor.StateFailed {
+		if i := d.info("notes:crash"); i.State != apitype.StateFailed {
 			return fmt.Errorf("ten ps state %s", i.State)
 		}
 		return nil
@@ -203,14 +202,14 @@ func TestCrashIsRestartedBySystemdThenFails(t *testing.T) {
 	// It stays failed across a daemon restart.
 	d.stop()
 	d.start()
-	if i := d.info("notes:crash"); i.State != supervisor.StateFailed || !strings.Contains(i.Reason, "exit-code") {
+	if i := d.info("notes:crash"); i.State != apitype.StateFailed || !strings.Contains(i.Reason, "exit-code") {
 		t.Fatalf("after daemon restart: %s (%s)", i.State, i.Reason)
 	}
 
 	// Fixed, `ten restart` brings it back.
 	os.Remove(filepath.Join(d.dataDir, "notes", "crash", "crash"))
 	d.ten("restart", "notes:crash")
-	if i := d.info("notes:crash"); i.State != supervisor.StateRunning {
+	if i := d.info("notes:crash"); i.State != apitype.StateRunning {
 		t.Fatalf("after ten restart: %+v", i)
 	}
 	if got := systemctl(t, "is-active", unit); got != "active" {
@@ -229,29 +228,29 @@ backoff_max_ms = 5000`, strings.Replace(notesService, "health = ", "startup_time
 	if err := os.WriteFile(filepath.Join(d.dataDir, "notes", "sick", "unhealthy"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[supervisor.Health]bool{}
+	seen := map[apitype.Health]bool{}
 	var pids []int
 	var starts []time.Time
 	last := mainPID(t, unit)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		i := d.info("notes:sick")
-		if i.State == supervisor.StateRunning {
+		if i.State == apitype.StateRunning {
 			seen[i.Health] = true
 		}
 		if p := mainPID(t, unit); p != 0 && p != last {
 			pids, starts, last = append(pids, p), append(starts, time.Now()), p
 		}
-		if i.State == supervisor.StateFailed {
+		if i.State == apitype.StateFailed {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	i := d.info("notes:sick")
-	if i.State != supervisor.StateFailed || !strings.Contains(i.Reason, "unhealthy") {
+	if i.State != apitype.StateFailed || !strings.Contains(i.Reason, "unhealthy") {
 		t.Fatalf("state %s (%s), want failed after repeated health restarts", i.State, i.Reason)
 	}
-	if !seen[supervisor.HealthDegraded] || !seen[supervisor.HealthUnhealthy] {
+	if !seen[apitype.HealthDegraded] || !seen[apitype.HealthUnhealthy] {
 		t.Errorf("health states seen %v, want degraded and unhealthy", seen)
 	}
 	if len(pids) != 3 || i.Restarts != 3 {
@@ -269,7 +268,11 @@ backoff_max_ms = 5000`, strings.Replace(notesService, "health = ", "startup_time
 	}
 }
 
-func TestDaemonKill9KeepsTenants(t *testing.T) {
+// killedWithTenants starts a daemon with notes:alice and notes:bob
+// (weight 20), kills it with SIGKILL, and returns it, what ten ps said
+// before, and the tenants' main PIDs by id.
+func killedWithTenants(t *testing.T) (*daemon, map[string]apitype.Instance, map[string]int) {
+	t.Helper()
 	d := startDaemon(t, "", notesService)
 	d.ten("spawn", "notes:alice")
 	d.ten("spawn", "notes:bob")
@@ -280,6 +283,11 @@ func TestDaemonKill9KeepsTenants(t *testing.T) {
 		pids[n] = mainPID(t, "tenement@notes-"+n+".service")
 	}
 	d.kill9()
+	return d, before, pids
+}
+
+func TestDaemonKill9KeepsTenants(t *testing.T) {
+	d, before, pids := killedWithTenants(t)
 	for n, pid := range pids {
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("%s (pid %d) died with the daemon: %v", n, pid, err)
@@ -293,7 +301,7 @@ func TestDaemonKill9KeepsTenants(t *testing.T) {
 	}
 	for _, name := range []string{"notes:alice", "notes:bob"} {
 		b, a := before[name], after[name]
-		if a.State != supervisor.StateRunning || a.Port != b.Port || a.Weight != b.Weight || a.MainPID != b.MainPID {
+		if a.State != apitype.StateRunning || a.Port != b.Port || a.Weight != b.Weight || a.MainPID != b.MainPID {
 			t.Errorf("%s before %+v\nafter %+v", name, b, a)
 		}
 	}
@@ -328,7 +336,7 @@ func TestStopLeavesNoProcessBehind(t *testing.T) {
 		}
 	}
 	i := d.info("notes:forker")
-	if i.State != supervisor.StateAsleep {
+	if i.State != apitype.StateAsleep {
 		t.Errorf("after stop: %s", i.State)
 	}
 	if got := systemctl(t, "is-active", "tenement@notes-forker.service"); got == "active" {

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-
-	"github.com/tenement/tenement/journal"
 )
 
 // TestLogsFromJournal: `ten logs` reads the app's lines from journald: the
@@ -54,16 +53,16 @@ func TestLogsFromJournal(t *testing.T) {
 		t.Errorf("no match printed %q", out)
 	}
 	out = d.ten("logs", "notes:alice", "-n", "2", "--json")
-	var entries []journal.Entry
+	var entries []apitype.LogEntry
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var e journal.Entry
+		var e apitype.LogEntry
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("--json line %q: %v", l, err)
 		}
 		entries = append(entries, e)
 	}
 	if len(entries) != 2 || entries[1].Message != tag+"-10" || entries[1].Instance != "notes:alice" ||
-		entries[1].Source != journal.SourceApp || entries[1].PID == 0 || time.Since(entries[1].Time) > time.Minute {
+		entries[1].Source != apitype.LogSourceApp || entries[1].PID == 0 || time.Since(entries[1].Time) > time.Minute {
 		t.Errorf("--json entries %+v", entries)
 	}
 	if out := d.ten("logs", "notes:alice", "-n", "1000"); strings.Contains(out, "bob-"+tag) || !strings.Contains(out, "testapp starting") {

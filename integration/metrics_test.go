@@ -11,9 +11,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/metrics/metricstest"
 
-	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/internal/testbed"
 )
 
@@ -187,14 +187,14 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// The summary counts the wake, scoped the same way.
-	var sum api.Summary
+	var sum apitype.Summary
 	if a := d.call(httpClient, "GET", "/api/summary", admin, ""); a.status != 200 || json.Unmarshal([]byte(a.body), &sum) != nil {
 		t.Fatalf("GET /api/summary: %d %s", a.status, a.body)
 	}
 	if sum.Scope != "admin" || sum.Instances != 2 || sum.States["running"] != 2 || sum.Wakes < 1 || sum.WakesLastMinute < 1 || sum.Requests != 10 {
 		t.Errorf("admin summary: %+v", sum)
 	}
-	var tsum api.Summary
+	var tsum apitype.Summary
 	if a := d.call(httpClient, "GET", "/api/summary", alice, ""); a.status != 200 || json.Unmarshal([]byte(a.body), &tsum) != nil {
 		t.Fatalf("GET /api/summary as alice: %d %s", a.status, a.body)
 	}

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-
-	"github.com/tenement/tenement/supervisor"
 )
 
 const proxyServices = `
@@ -63,7 +62,7 @@ func TestWakeOnceFor100ConcurrentRequests(t *testing.T) {
 	d.ten("stop", "web:alice")
 	unit := "tenement@web-alice.service"
 	before := starts(t, unit)
-	if i := d.info("web:alice"); i.State != supervisor.StateAsleep {
+	if i := d.info("web:alice"); i.State != apitype.StateAsleep {
 		t.Fatalf("state %s, want asleep", i.State)
 	}
 	const n = 100
@@ -129,7 +128,7 @@ func TestIdleSleepAndWakeKeepsData(t *testing.T) {
 	}
 	// Health checks run every 200ms and must not keep it awake.
 	testbed.Eventually(t, 6*time.Second, "asleep after idle_timeout", func() error {
-		if i := d.info("web:bob"); i.State != supervisor.StateAsleep {
+		if i := d.info("web:bob"); i.State != apitype.StateAsleep {
 			return fmt.Errorf("state %s", i.State)
 		}
 		return nil
@@ -141,7 +140,7 @@ func TestIdleSleepAndWakeKeepsData(t *testing.T) {
 	if err != nil || code != 200 || body != "kept" {
 		t.Fatalf("after wake: %d %q %v", code, body, err)
 	}
-	if i := d.info("web:bob"); i.State != supervisor.StateRunning {
+	if i := d.info("web:bob"); i.State != apitype.StateRunning {
 		t.Errorf("after wake: %s", i.State)
 	}
 }
@@ -193,7 +192,7 @@ func TestOpenStreamsKeepInstanceAwake(t *testing.T) {
 	}
 	ps := d.ps()
 	for _, n := range []string{"web:ws", "web:sse"} {
-		if ps[n].State != supervisor.StateRunning {
+		if ps[n].State != apitype.StateRunning {
 			t.Errorf("%s is %s with an open stream", n, ps[n].State)
 		}
 	}
@@ -203,7 +202,7 @@ func TestOpenStreamsKeepInstanceAwake(t *testing.T) {
 	testbed.Eventually(t, 6*time.Second, "asleep after the streams closed", func() error {
 		ps := d.ps()
 		for _, n := range []string{"web:ws", "web:sse"} {
-			if ps[n].State != supervisor.StateAsleep {
+			if ps[n].State != apitype.StateAsleep {
 				return fmt.Errorf("%s is %s", n, ps[n].State)
 			}
 		}
@@ -295,7 +294,7 @@ func TestWeightedRouting(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"web:a", "web:b"} {
-		if i := d.info(n); i.State != supervisor.StateAsleep || i.Weight != 0 {
+		if i := d.info(n); i.State != apitype.StateAsleep || i.Weight != 0 {
 			t.Errorf("%s after service-route requests: %s, weight %d; want asleep, weight 0", n, i.State, i.Weight)
 		}
 	}
@@ -370,7 +369,7 @@ func TestSocketActivationPrivateNetwork(t *testing.T) {
 		t.Fatalf("socket wake: %d %q", code, body)
 	}
 	testbed.Eventually(t, 5*time.Second, "running", func() error {
-		if i := d.info("sock:p"); i.State != supervisor.StateRunning {
+		if i := d.info("sock:p"); i.State != apitype.StateRunning {
 			return fmt.Errorf("%s", i.State)
 		}
 		return nil
@@ -386,37 +385,23 @@ func TestCrashDuringLoadIsRetried(t *testing.T) {
 	d := startDaemon(t, "", proxyServices)
 	d.ten("spawn", "web:crashy")
 	port := d.info("web:crashy").Port
-	stop := make(chan struct{})
 	var failed, total int
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, err := d.request("crashy.web.test.local", "/")
-				mu.Lock()
-				total++
-				if err != nil || code != 200 {
-					failed++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := testbed.Repeat(8, func(int) {
+		code, _, err := d.request("crashy.web.test.local", "/")
+		mu.Lock()
+		defer mu.Unlock()
+		total++
+		if err != nil || code != 200 {
+			failed++
+		}
+	})
 	time.Sleep(200 * time.Millisecond)
 	for range 3 {
 		crash(port)
 		time.Sleep(500 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	const clients, crashes = 8, 3
 	if failed > clients*crashes {
 		t.Errorf("%d of %d requests failed across %d crashes, want at most %d (those in flight)", failed, total, crashes, clients*crashes)
@@ -441,7 +426,7 @@ func TestPoisonRequestIsNotReplayed(t *testing.T) {
 		t.Errorf("crashing request: %d, want 502", code)
 	}
 	testbed.Eventually(t, 10*time.Second, "running again", func() error {
-		if i := d.info("web:poison"); i.State != supervisor.StateRunning {
+		if i := d.info("web:poison"); i.State != apitype.StateRunning {
 			return fmt.Errorf("%s", i.State)
 		}
 		return nil

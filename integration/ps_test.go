@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
 )
 
 // TestPsFiltersAndPages: with 120 instances registered asleep and one
@@ -23,13 +23,13 @@ func TestPsFiltersAndPages(t *testing.T) {
 	d.ten(append(args, asleep...)...)
 	d.ten("spawn", "notes:alice")
 
-	listJSON := func(args ...string) []supervisor.Info {
+	listJSON := func(args ...string) []apitype.Instance {
 		t.Helper()
 		out, errOut, err := d.tenSplit(append([]string{"ps", "--json"}, args...)...)
 		if err != nil {
 			t.Fatalf("ten ps %v: %v %s", args, err, errOut)
 		}
-		var list []supervisor.Info
+		var list []apitype.Instance
 		if err := json.Unmarshal([]byte(out), &list); err != nil {
 			t.Fatalf("ten ps %v: %v: %s", args, err, out)
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // systemctl daemon-reload (what a package upgrade runs) reloads every unit;
@@ -26,7 +26,7 @@ func TestSystemdDaemonReloadKeepsInstances(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		for _, n := range []string{"ns:alice", "ns:bob"} {
-			if i := d.info(n); i.State != supervisor.StateRunning || i.Port == 0 {
+			if i := d.info(n); i.State != apitype.StateRunning || i.Port == 0 {
 				t.Errorf("%s after daemon-reload: %s, port %d", n, i.State, i.Port)
 			}
 		}
@@ -47,7 +47,7 @@ func TestSystemdDaemonReloadKeepsInstances(t *testing.T) {
 		if p := mainPID(t, unit); p == 0 || p == pid || show(t, unit, "ActiveState") != "active" {
 			return fmt.Errorf("MainPID %d, %s", p, show(t, unit, "ActiveState"))
 		}
-		if i := d.info("ns:alice"); i.State != supervisor.StateRunning {
+		if i := d.info("ns:alice"); i.State != apitype.StateRunning {
 			return fmt.Errorf("ten ps: %s", i.State)
 		}
 		return nil
@@ -58,7 +58,7 @@ func TestSystemdDaemonReloadKeepsInstances(t *testing.T) {
 	d.stop()
 	d.start()
 	for _, n := range []string{"ns:alice", "ns:bob"} {
-		if i := d.info(n); i.State != supervisor.StateRunning || i.Port == 0 {
+		if i := d.info(n); i.State != apitype.StateRunning || i.Port == 0 {
 			t.Errorf("%s after a daemon restart: %s, port %d", n, i.State, i.Port)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/supervisor"
+	"github.com/tenement/tenement/apitype"
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // rewrite replaces the services of the daemon's config file (the settings
@@ -89,7 +90,7 @@ func TestConfigReload(t *testing.T) {
 			t.Errorf("%s is not restart-pending: %+v", n, ps[n])
 		}
 	}
-	if o := ps["old:x"]; !o.Orphaned || o.State != supervisor.StateRunning {
+	if o := ps["old:x"]; !o.Orphaned || o.State != apitype.StateRunning {
 		t.Errorf("old:x: orphaned %v, %s", o.Orphaned, o.State)
 	}
 
@@ -98,27 +99,17 @@ func TestConfigReload(t *testing.T) {
 	var sent, failed atomic.Int64
 	var mu sync.Mutex
 	var errs []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, id := range []string{"a", "b", "c"} {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := d.request(d.instanceHost("web", id), "/env")
-				sent.Add(1)
-				if err != nil || code != 200 || !strings.Contains(body, "GREETING=") {
-					failed.Add(1)
-					mu.Lock()
-					errs = append(errs, fmt.Sprintf("web:%s %d %v", id, code, err))
-					mu.Unlock()
-				}
-			}
-		})
-	}
+	ids := []string{"a", "b", "c"}
+	stop := testbed.Repeat(len(ids), func(w int) {
+		code, body, err := d.request(d.instanceHost("web", ids[w]), "/env")
+		sent.Add(1)
+		if err != nil || code != 200 || !strings.Contains(body, "GREETING=") {
+			failed.Add(1)
+			mu.Lock()
+			errs = append(errs, fmt.Sprintf("web:%s %d %v", ids[w], code, err))
+			mu.Unlock()
+		}
+	})
 	time.Sleep(300 * time.Millisecond)
 	t0 := time.Now()
 	var r struct{ Restarted []string }
@@ -127,8 +118,7 @@ func TestConfigReload(t *testing.T) {
 	}
 	took := time.Since(t0)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("measured: ten restart web (3 instances, one at a time) took %v under load: %d requests, %d failed", took.Round(time.Millisecond), sent.Load(), failed.Load())
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d requests failed during the rolling restart: %v", failed.Load(), sent.Load(), errs[:min(len(errs), 5)])

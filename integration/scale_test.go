@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // The scale test's tenants: registered asleep in one `ten create`, every
@@ -113,7 +113,7 @@ func TestScaleRegisteredAndAwake(t *testing.T) {
 // an asleep one, and checks that each shows in the daemon's list (and so
 // in `ten ps`) within reflectBound, while the daemon makes no per-instance
 // read of systemd (its tenement_systemd_calls_total before and after).
-func (d *daemon) followWithoutReads(t *testing.T, list map[string]supervisor.Info, crashed, stopped, woken string) {
+func (d *daemon) followWithoutReads(t *testing.T, list map[string]apitype.Instance, crashed, stopped, woken string) {
 	t.Helper()
 	calls := d.systemdCalls()
 	t.Logf("D-Bus calls of the new daemon until now (its adoption): %v", calls)
@@ -121,14 +121,14 @@ func (d *daemon) followWithoutReads(t *testing.T, list map[string]supervisor.Inf
 	c := list[crashed]
 	t0 := time.Now()
 	crash(c.Port)
-	d.reflected(t0, crashed, "crash restarted by systemd", func(i supervisor.Info) bool {
-		return i.State == supervisor.StateRunning && i.MainPID != 0 && i.MainPID != c.MainPID && i.Restarts == c.Restarts+1
+	d.reflected(t0, crashed, "crash restarted by systemd", func(i apitype.Instance) bool {
+		return i.State == apitype.StateRunning && i.MainPID != 0 && i.MainPID != c.MainPID && i.Restarts == c.Restarts+1
 	})
 
 	t0 = time.Now()
 	d.ten("stop", stopped)
-	d.reflected(t0, stopped, "stop", func(i supervisor.Info) bool {
-		return i.State == supervisor.StateAsleep && i.Port == 0 && i.MainPID == 0
+	d.reflected(t0, stopped, "stop", func(i apitype.Instance) bool {
+		return i.State == apitype.StateAsleep && i.Port == 0 && i.MainPID == 0
 	})
 
 	t0 = time.Now()
@@ -136,8 +136,8 @@ func (d *daemon) followWithoutReads(t *testing.T, list map[string]supervisor.Inf
 	if code, body, err := d.request(host, "/"); err != nil || code != 200 || !strings.HasPrefix(body, "hello from "+woken) {
 		t.Fatalf("wake %s: %d %q %v", woken, code, body, err)
 	}
-	d.reflected(t0, woken, "wake by a request", func(i supervisor.Info) bool {
-		return i.State == supervisor.StateRunning && i.Port != 0 && i.MainPID != 0
+	d.reflected(t0, woken, "wake by a request", func(i apitype.Instance) bool {
+		return i.State == apitype.StateRunning && i.Port != 0 && i.MainPID != 0
 	})
 
 	grown := map[string]uint64{}
@@ -165,13 +165,13 @@ func (d *daemon) followWithoutReads(t *testing.T, list map[string]supervisor.Inf
 // this process: the CLI, built with -race, takes half a second at 2 000
 // instances, too coarse to time a bound of 1 s. Then `ten ps` itself must
 // show it.
-func (d *daemon) reflected(t0 time.Time, name, what string, ok func(supervisor.Info) bool) {
+func (d *daemon) reflected(t0 time.Time, name, what string, ok func(apitype.Instance) bool) {
 	d.t.Helper()
 	c, err := client.New("unix:"+d.sock, "")
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	var last supervisor.Info
+	var last apitype.Instance
 	for time.Since(t0) < 5*reflectBound {
 		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -235,7 +235,7 @@ func (d *daemon) wakeAll(ns []string) {
 // checkScaleList checks that ten ps lists every instance, the awake ones
 // running with a port of their own and a MainPID, the others asleep with
 // neither.
-func checkScaleList(t *testing.T, list map[string]supervisor.Info, all, awake []string) {
+func checkScaleList(t *testing.T, list map[string]apitype.Instance, all, awake []string) {
 	t.Helper()
 	if len(list) != len(all) {
 		t.Errorf("ten ps lists %d instances, want %d", len(list), len(all))
@@ -248,9 +248,9 @@ func checkScaleList(t *testing.T, list map[string]supervisor.Info, all, awake []
 		switch {
 		case !ok:
 			t.Errorf("%s not in ten ps", name)
-		case wantAwake && (i.State != supervisor.StateRunning || i.Port < 24000 || i.Port > 24999 || i.MainPID == 0):
+		case wantAwake && (i.State != apitype.StateRunning || i.Port < 24000 || i.Port > 24999 || i.MainPID == 0):
 			t.Errorf("%s: %s port %d pid %d, want running with a port of 24000-24999 and a MainPID", name, i.State, i.Port, i.MainPID)
-		case !wantAwake && (i.State != supervisor.StateAsleep || i.Port != 0 || i.MainPID != 0):
+		case !wantAwake && (i.State != apitype.StateAsleep || i.Port != 0 || i.MainPID != 0):
 			t.Errorf("%s: %s port %d pid %d, want asleep with no port", name, i.State, i.Port, i.MainPID)
 		case wantAwake && ports[i.Port] != "":
 			t.Errorf("%s and %s both hold port %d", ports[i.Port], name, i.Port)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // TestCorruptStoreRecover: the daemon dies (kill -9) and its store is
@@ -21,16 +21,7 @@ import (
 // recover` rebuilds the store from the units; the daemon then re-adopts
 // both tenants without restarting them, and the proxy reaches them.
 func TestCorruptStoreRecover(t *testing.T) {
-	d := startDaemon(t, "", notesService)
-	d.ten("spawn", "notes:alice")
-	d.ten("spawn", "notes:bob")
-	d.ten("weight", "notes:bob", "20")
-	before := d.ps()
-	pids := map[string]int{}
-	for _, n := range []string{"alice", "bob"} {
-		pids[n] = mainPID(t, "tenement@notes-"+n+".service")
-	}
-	d.kill9()
+	d, before, pids := killedWithTenants(t)
 
 	// Overwrite the first pages: both of bbolt's meta pages and more.
 	path := filepath.Join(d.dataDir, store.FileName)
@@ -90,7 +81,7 @@ func TestCorruptStoreRecover(t *testing.T) {
 	for _, n := range []string{"alice", "bob"} {
 		name := "notes:" + n
 		b, a := before[name], after[name]
-		if a.State != supervisor.StateRunning || a.Port != b.Port || a.MainPID != b.MainPID || a.Weight != 0 {
+		if a.State != apitype.StateRunning || a.Port != b.Port || a.MainPID != b.MainPID || a.Weight != 0 {
 			t.Errorf("%s before %+v\nafter recovery %+v", name, b, a)
 		}
 		if got := mainPID(t, "tenement@notes-"+n+".service"); got != pids[n] {

@@ -14,47 +14,48 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/store"
-	"github.com/tenement/tenement/supervisor"
 )
 
-// TestTokenGenWithAndWithoutDaemon creates tokens through the running
-// daemon and directly in the store while it is stopped, uses them, and
-// reads every file the daemon keeps for a plaintext token.
-func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
+// TestTokenCommands creates tokens through the daemon with `ten token
+// create` and its old name `ten token-gen`, uses them, refuses to create
+// one while the daemon is down (nothing but the daemon writes the store),
+// and reads every file the daemon keeps for a plaintext token.
+func TestTokenCommands(t *testing.T) {
 	d := startDaemon(t, "", apiServices)
 	d.ten("spawn", "notes:alice")
 	d.ten("spawn", "notes:bob")
 
-	// Through the daemon: the token alone on the first line of stdout.
-	out, errOut, err := d.tenSplit("token-gen", "--tenant", "alice")
-	if err != nil {
-		t.Fatalf("token-gen: %v %s", err, errOut)
+	// The token alone on the first line of stdout.
+	tokens := map[string]string{}
+	for _, tc := range []struct{ tenant, command string }{{"alice", "token create"}, {"bob", "token-gen"}} {
+		args := append(strings.Fields(tc.command), "--tenant", tc.tenant, "--description", "by "+tc.command)
+		out, errOut, err := d.tenSplit(args...)
+		if err != nil {
+			t.Fatalf("ten %s: %v %s", tc.command, err, errOut)
+		}
+		tok := strings.TrimSuffix(out, "\n")
+		if len(tok) != 43 || strings.ContainsAny(tok, " \n") || !strings.Contains(errOut, "shown only this once") {
+			t.Fatalf("ten %s: stdout %q, stderr %q", tc.command, out, errOut)
+		}
+		tokens[tc.tenant] = tok
 	}
-	viaDaemon := strings.TrimSuffix(out, "\n")
-	if len(viaDaemon) != 43 || strings.ContainsAny(viaDaemon, " \n") || !strings.Contains(errOut, "shown only this once") {
-		t.Fatalf("token-gen stdout %q, stderr %q", out, errOut)
-	}
+	alice, bob := tokens["alice"], tokens["bob"]
 	admin := d.tokenGen("")
-
-	// Without the daemon: the store is opened directly.
-	d.stop()
-	out, errOut, err = d.tenSplit("token-gen", "--tenant", "bob", "--description", "offline")
-	if err != nil {
-		t.Fatalf("token-gen without a daemon: %v %s", err, errOut)
-	}
-	offline := strings.TrimSuffix(out, "\n")
-	if len(offline) != 43 {
-		t.Fatalf("offline token-gen stdout %q", out)
-	}
-	listOut, errOut, err := d.tenSplit("token", "list", "--json")
-	if err != nil {
-		t.Fatalf("token list without a daemon: %v %s", err, errOut)
-	}
-	var list []api.TokenInfo
+	listOut := d.ten("token", "list", "--json")
+	var list []apitype.TokenInfo
 	if err := json.Unmarshal([]byte(listOut), &list); err != nil || len(list) != 3 {
 		t.Fatalf("token list: %v %s", err, listOut)
+	}
+
+	// Without the daemon there is no token to be had: one line says why.
+	d.stop()
+	for _, args := range [][]string{{"token", "create"}, {"token-gen", "--tenant", "carol"}, {"token", "list"}} {
+		out, errOut, err := d.tenSplit(args...)
+		if err == nil || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "cannot reach the tenement daemon") {
+			t.Errorf("ten %v without a daemon: %v, stdout %q, stderr %q", args, err, out, errOut)
+		}
 	}
 	d.start()
 
@@ -63,12 +64,12 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 		token string
 		want  []string
 	}{
-		{viaDaemon, []string{"notes:alice"}},
-		{offline, []string{"notes:bob"}},
+		{alice, []string{"notes:alice"}},
+		{bob, []string{"notes:bob"}},
 		{admin.Token, []string{"notes:alice", "notes:bob"}},
 	} {
 		ps := d.tcpTen(tc.token, "ps", "--json")
-		var got []supervisor.Info
+		var got []apitype.Instance
 		if err := json.Unmarshal([]byte(ps), &got); err != nil {
 			t.Fatalf("ps --json: %v %s", err, ps)
 		}
@@ -82,14 +83,24 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 	}
 	// Over TCP a tenant's CLI fails on another tenant's instance, in one line.
 	for _, args := range [][]string{{"logs", "notes:bob"}, {"health", "notes:bob"}, {"restart", "notes:bob"}, {"stop", "notes:alice"}} {
-		out, err := d.tcpTenErr(viaDaemon, args...)
+		out, err := d.tcpTenErr(alice, args...)
 		if err == nil || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "ten: ") {
 			t.Errorf("alice: ten %v: %v %q", args, err, out)
 		}
 	}
-	// The offline creation is audited.
-	if audit := d.ten("audit"); !strings.Contains(audit, "(daemon not running)") || !strings.Contains(audit, "token-create") {
-		t.Errorf("audit log:\n%s", audit)
+	// Each creation is audited, by the local user that asked.
+	var audit []apitype.AuditEntry
+	if err := json.Unmarshal([]byte(d.ten("audit", "--json", "-n", "0")), &audit); err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, e := range audit {
+		if e.Action == "token-create" && e.Actor == "uid:0" && e.Result == "ok" {
+			created++
+		}
+	}
+	if created != 3 {
+		t.Errorf("%d token-create entries by uid:0, want 3: %+v", created, audit)
 	}
 
 	// Revoke through the daemon: the token stops working at once.
@@ -100,7 +111,7 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 		}
 	}
 	d.ten("token", "revoke", bobID)
-	if out, err := d.tcpTenErr(offline, "ps"); err == nil || !strings.Contains(out, "invalid token") {
+	if out, err := d.tcpTenErr(bob, "ps"); err == nil || !strings.Contains(out, "invalid token") {
 		t.Errorf("revoked token: %v %s", err, out)
 	}
 
@@ -108,7 +119,7 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 	// text or raw; the store holds their hashes (so we read the right file).
 	d.stop()
 	files := readAll(t, d.dir)
-	for _, secret := range []string{viaDaemon, offline, admin.Token} {
+	for _, secret := range []string{alice, bob, admin.Token} {
 		raw, err := base64.RawURLEncoding.DecodeString(secret)
 		if err != nil {
 			t.Fatal(err)
@@ -119,7 +130,7 @@ func TestTokenGenWithAndWithoutDaemon(t *testing.T) {
 			}
 		}
 	}
-	sum := sha256.Sum256([]byte(viaDaemon))
+	sum := sha256.Sum256([]byte(alice))
 	db := files[filepath.Join(d.dataDir, store.FileName)]
 	if !bytes.Contains(db, []byte(hex.EncodeToString(sum[:]))) {
 		t.Errorf("the store (%d bytes) lacks the token's hash", len(db))

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/internal/testbed"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // The wake and sleep policy of a service, against the real manager.
@@ -83,7 +83,7 @@ func TestProbesNeverWake(t *testing.T) {
 	if got := starts(t, unit); got != before {
 		t.Errorf("probes and a monitor started the unit %d times", got-before)
 	}
-	if i := d.info("web:alice"); i.State != supervisor.StateAsleep {
+	if i := d.info("web:alice"); i.State != apitype.StateAsleep {
 		t.Errorf("after probes: %s", i.State)
 	}
 	// Awake, the same path reaches the app (the test app answers /healthz
@@ -94,11 +94,11 @@ func TestProbesNeverWake(t *testing.T) {
 	}
 	// Probes are no activity: it still sleeps after idle_timeout.
 	stop := time.Now().Add(3 * time.Second)
-	for time.Now().Before(stop) && d.info("web:alice").State == supervisor.StateRunning {
+	for time.Now().Before(stop) && d.info("web:alice").State == apitype.StateRunning {
 		d.request(host, "/healthz")
 		time.Sleep(200 * time.Millisecond)
 	}
-	if st := d.info("web:alice").State; st != supervisor.StateAsleep {
+	if st := d.info("web:alice").State; st != apitype.StateAsleep {
 		t.Errorf("probes kept it awake: %s", st)
 	}
 	t.Logf("measured: 50 probes of an asleep instance answered by tenement, 0 unit starts")
@@ -154,7 +154,7 @@ func TestWakePageBackgroundAndServerTiming(t *testing.T) {
 		t.Errorf("background: %d in %v, want 503 at once", code, time.Since(t0))
 	}
 	testbed.Eventually(t, 10*time.Second, "running after a background wake", func() error {
-		if i := d.info("bg:a"); i.State != supervisor.StateRunning {
+		if i := d.info("bg:a"); i.State != apitype.StateRunning {
 			return fmt.Errorf("%s", i.State)
 		}
 		return nil
@@ -209,14 +209,14 @@ func TestKeepAwakeByTenantToken(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // past idle_timeout (1s)
 	i := d.info("web:alice")
-	if i.State != supervisor.StateRunning || i.KeepAwakeUntil.IsZero() {
+	if i.State != apitype.StateRunning || i.KeepAwakeUntil.IsZero() {
 		t.Errorf("kept awake: %s until %v", i.State, i.KeepAwakeUntil)
 	}
 	if out := d.ten("ps"); !strings.Contains(out, "awake until") {
 		t.Errorf("ten ps does not say until when:\n%s", out)
 	}
 	testbed.Eventually(t, 5*time.Second, "asleep after the keep-awake", func() error {
-		if st := d.info("web:alice").State; st != supervisor.StateAsleep {
+		if st := d.info("web:alice").State; st != apitype.StateAsleep {
 			return fmt.Errorf("%s", st)
 		}
 		return nil
@@ -253,7 +253,7 @@ func TestQuietWebSocketIsClosedWith1001(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if st := d.info("quiet:a").State; st != supervisor.StateRunning {
+	if st := d.info("quiet:a").State; st != apitype.StateRunning {
 		t.Fatalf("with bytes flowing: %s", st)
 	}
 	// Then silence: it sleeps, and the client gets the close frame.
@@ -262,7 +262,7 @@ func TestQuietWebSocketIsClosedWith1001(t *testing.T) {
 	if len(rest) < 4 || string(rest[len(rest)-4:]) != "\x88\x02\x03\xe9" {
 		t.Errorf("the client got %q, want a close frame with status 1001 at the end", rest)
 	}
-	if st := d.info("quiet:a").State; st != supervisor.StateAsleep {
+	if st := d.info("quiet:a").State; st != apitype.StateAsleep {
 		t.Errorf("after the quiet stream: %s", st)
 	}
 }

@@ -1,6 +1,6 @@
 // Package isolation runs an instance's app at its isolation level
-// (SPEC §5): the wrapper that the namespace and sandbox levels put in front
-// of the app.
+// (docs/isolation.md): the wrapper that the namespace and sandbox levels
+// put in front of the app, and the port guard every level runs first.
 //
 // The units package renders each level's systemd properties; this package
 // is what runs inside the unit. Both levels start the wrapper as root with
@@ -27,8 +27,10 @@
 // app): it attaches the port guard (package portguard), so no process of
 // the unit can bind a port of the tenant range but the instance's own.
 //
-// It is reached through the hidden command `ten isolate`; Options.Args and
-// Parse are the one definition of its arguments.
+// Units run it as ten-isolate, a small binary of its own (cmd/ten-isolate),
+// or where that is not installed as ten's hidden command `ten isolate`
+// (WrapperPath); Options.Args and Parse are the one definition of its
+// arguments.
 package isolation
 
 import (

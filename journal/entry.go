@@ -21,26 +21,23 @@ import (
 
 // Entry is one log line of an instance.
 type Entry struct {
-	Time time.Time `json:"time"`
-	// Timestamp is Time in milliseconds since the epoch (the original's field).
-	Timestamp int64 `json:"timestamp"`
-	// Instance is "service:id"; Process and InstanceID are its parts, under
-	// the original's names.
-	Instance   string `json:"instance"`
-	Process    string `json:"process"`
-	InstanceID string `json:"instance_id"`
-	// Level is the syslog priority's name ("info", "err", ...); Priority is
-	// its number, 0–7.
-	Level    string `json:"level"`
-	Priority int    `json:"priority"`
-	// Source is "app" for the instance's own output, "systemd" for the
-	// service manager's messages about its unit (started, stopped, failed).
-	Source  string `json:"source"`
-	PID     int    `json:"pid,omitempty"`
-	Message string `json:"message"`
+	Time     time.Time
+	Instance names.Instance
+	// Priority is the syslog priority, 0 (emerg) to 7 (debug); Level
+	// names it.
+	Priority int
+	// Source is SourceApp for the instance's own output, SourceSystemd for
+	// the service manager's messages about its unit (started, stopped,
+	// failed).
+	Source  string
+	PID     int // the writer's, for SourceApp
+	Message string
 
 	cursor string
 }
+
+// Level returns the name of the entry's priority: "info", "err", ...
+func (e Entry) Level() string { return levels[e.Priority] }
 
 // Source values.
 const (
@@ -129,22 +126,18 @@ func (f fields) entry(allowed map[string]names.Instance) (Entry, bool) {
 		return Entry{}, false
 	}
 	e := Entry{
-		Instance:   n.String(),
-		Process:    n.Service,
-		InstanceID: n.ID,
-		Source:     source,
-		Message:    f["MESSAGE"],
-		Priority:   6,
-		cursor:     f["__CURSOR"],
+		Instance: n,
+		Source:   source,
+		Message:  f["MESSAGE"],
+		Priority: 6,
+		cursor:   f["__CURSOR"],
 	}
 	if us, err := strconv.ParseInt(f["__REALTIME_TIMESTAMP"], 10, 64); err == nil {
 		e.Time = time.UnixMicro(us).UTC()
-		e.Timestamp = us / 1000
 	}
 	if p, err := strconv.Atoi(f["PRIORITY"]); err == nil && p >= 0 && p < len(levels) {
 		e.Priority = p
 	}
-	e.Level = levels[e.Priority]
 	if source == SourceApp {
 		e.PID, _ = strconv.Atoi(f["_PID"])
 	}

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 )
 
@@ -34,15 +33,15 @@ func TestParseEntries(t *testing.T) {
 		want       Entry
 	}{
 		{"string message", line(alice.Unit(), `"hello"`, 1700000000123456, ""), true,
-			Entry{Message: "hello", Source: SourceApp, PID: 42, Level: "info", Priority: 6}},
+			Entry{Message: "hello", Source: SourceApp, PID: 42, Priority: 6}},
 		{"binary message", line(alice.Unit(), `[98,105,110,27,91,49,109]`, 1700000000123456, ""), true,
-			Entry{Message: "bin\x1b[1m", Source: SourceApp, PID: 42, Level: "info", Priority: 6}},
+			Entry{Message: "bin\x1b[1m", Source: SourceApp, PID: 42, Priority: 6}},
 		{"repeated field keeps the first", line(alice.Unit(), `["one","two"]`, 1700000000123456, ""), true,
-			Entry{Message: "one", Source: SourceApp, PID: 42, Level: "info", Priority: 6}},
+			Entry{Message: "one", Source: SourceApp, PID: 42, Priority: 6}},
 		{"null message", line(alice.Unit(), `null`, 1700000000123456, `,"PRIORITY":"3"`), true,
-			Entry{Message: "", Source: SourceApp, PID: 42, Level: "err", Priority: 3}},
+			Entry{Message: "", Source: SourceApp, PID: 42, Priority: 3}},
 		{"systemd about the unit", `{"__REALTIME_TIMESTAMP":"1700000000123456","_SYSTEMD_UNIT":"init.scope","_PID":"1","UNIT":"tenement@notes-alice.service","PRIORITY":"6","MESSAGE":"Started x."}`, true,
-			Entry{Message: "Started x.", Source: SourceSystemd, Level: "info", Priority: 6}},
+			Entry{Message: "Started x.", Source: SourceSystemd, Priority: 6}},
 		{"another unit", line(bob.Unit(), `"hi"`, 1700000000123456, ""), false, Entry{}},
 		{"forged tenant fields", line(bob.Unit(), `"hi"`, 1700000000123456, `,"TENEMENT_ID":"alice","TENEMENT_INSTANCE":"notes:alice"`), false, Entry{}},
 		{"UNIT from a non-PID-1 writer", `{"_SYSTEMD_UNIT":"init.scope","_PID":"77","UNIT":"tenement@notes-alice.service","MESSAGE":"forged"}`, false, Entry{}},
@@ -60,49 +59,23 @@ func TestParseEntries(t *testing.T) {
 			if !ok {
 				return
 			}
-			if e.Instance != "notes:alice" || e.Process != "notes" || e.InstanceID != "alice" {
-				t.Errorf("instance fields %+v", e)
+			if e.Instance != alice {
+				t.Errorf("instance %s", e.Instance)
 			}
-			if e.Message != tc.want.Message || e.Source != tc.want.Source || e.PID != tc.want.PID || e.Level != tc.want.Level || e.Priority != tc.want.Priority {
+			if e.Message != tc.want.Message || e.Source != tc.want.Source || e.PID != tc.want.PID || e.Priority != tc.want.Priority {
 				t.Errorf("entry = %+v, want %+v", e, tc.want)
 			}
-			if e.Timestamp != 1700000000123 || !e.Time.Equal(time.UnixMicro(1700000000123456)) {
-				t.Errorf("time %v / %d", e.Time, e.Timestamp)
+			if want := map[int]string{3: "err", 6: "info"}[e.Priority]; e.Level() != want {
+				t.Errorf("level %q, want %q", e.Level(), want)
+			}
+			if !e.Time.Equal(time.UnixMicro(1700000000123456)) {
+				t.Errorf("time %v", e.Time)
 			}
 		})
 	}
 	for _, bad := range []string{`not json`, `{"MESSAGE":{"x":1}}`, `{"MESSAGE":[300]}`} {
 		if _, err := parseFields([]byte(bad)); err == nil {
 			t.Errorf("parseFields(%s) succeeded", bad)
-		}
-	}
-}
-
-func TestParseSince(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Time
-	}{
-		{"", time.Time{}},
-		{"10m", now.Add(-10 * time.Minute)},
-		{"-2h", now.Add(-2 * time.Hour)},
-		{"90s ago", now.Add(-90 * time.Second)},
-		{"2025-05-31 08:30:00", time.Date(2025, 5, 31, 8, 30, 0, 0, time.UTC)},
-		{"2025-05-31", time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC)},
-		{"2025-05-31T08:30:00+02:00", time.Date(2025, 5, 31, 6, 30, 0, 0, time.UTC)},
-		{"@1700000000", time.Unix(1700000000, 0)},
-		{"today", time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)},
-		{"yesterday", time.Date(2025, 5, 31, 0, 0, 0, 0, time.UTC)},
-	} {
-		got, err := ParseSince(tc.in, now)
-		if err != nil || !got.Equal(tc.want) {
-			t.Errorf("ParseSince(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"soon", "--until=x", "10 parsecs", "@-5", "2025-13-01"} {
-		if _, err := ParseSince(bad, now); !errors.Is(err, errdefs.ErrInvalid) {
-			t.Errorf("ParseSince(%q) = %v, want ErrInvalid", bad, err)
 		}
 	}
 }

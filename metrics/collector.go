@@ -74,7 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func collectInstance(ch chan<- prometheus.Metric, i supervisor.Info) {
-	svc, id := i.Service, i.ID
+	svc, id := i.Instance.Service, i.Instance.ID
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{svc, id}, extra...)...)
 	}

@@ -67,7 +67,7 @@ func i64(v int64) *int64   { return &v }
 
 func info(name string, state supervisor.State) supervisor.Info {
 	n := inst(name)
-	return supervisor.Info{Instance: n, Name: n.String(), Service: n.Service, ID: n.ID, State: state, Health: supervisor.HealthUnknown, Weight: 100}
+	return supervisor.Info{Instance: n, State: state, Health: supervisor.HealthUnknown, Weight: 100}
 }
 
 // clock is a settable time for the registry.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/tenement/tenement/config"
-	"github.com/tenement/tenement/internal/cli"
+	"github.com/tenement/tenement/internal/servecmd"
 )
 
 // unitValues returns every value of key= in a unit file, in order.
@@ -103,7 +103,7 @@ func TestServiceUnit(t *testing.T) {
 		"KillMode":              "mixed",
 		"CapabilityBoundingSet": "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_NET_BIND_SERVICE",
 		// ten's exit status for a corrupt store: no restart loop.
-		"RestartPreventExitStatus": strconv.Itoa(cli.ExitStoreCorrupt),
+		"RestartPreventExitStatus": strconv.Itoa(servecmd.ExitStoreCorrupt),
 		"ExecReload":               "/usr/bin/ten config reload",
 	} {
 		got := strings.Join(unitValues(t, "tenement.service", key), " ")

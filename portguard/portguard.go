@@ -9,8 +9,9 @@
 // close it, but Debian 12's systemd 252 is built without its BPF framework
 // (-BPF_FRAMEWORK), and BPFProgram= refuses to work unless the whole
 // cgroup tree is unified. So the unit attaches the program itself: its
-// ExecStartPre=+ runs `ten isolate guard` (full privileges, in the unit's
-// cgroup, before the app), which loads two programs (bind4, bind6) and
+// ExecStartPre=+ runs the isolation wrapper's guard mode (ten-isolate,
+// package isolation: full privileges, in the unit's cgroup, before the
+// app), which loads two programs (bind4, bind6) and
 // attaches them to its own cgroup v2 with BPF_F_ALLOW_MULTI, then exits.
 // The attachment lives as long as the cgroup; the app, without
 // CAP_SYS_ADMIN or CAP_BPF, cannot detach it. Every process of the unit
@@ -55,7 +56,7 @@ func (r Rule) Allows(port int) bool {
 	return port < r.Low || port > r.High || port == r.Own
 }
 
-// String is the rule as the guard's log line shows it.
+// String is the rule as a test's message shows it.
 func (r Rule) String() string {
 	return fmt.Sprintf("port %d of %d-%d", r.Own, r.Low, r.High)
 }

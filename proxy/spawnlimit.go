@@ -17,7 +17,6 @@ import (
 // client can fill with addresses.
 type spawnLimiter struct {
 	perMinute int // 0: no limit
-	now       func() time.Time
 
 	mu     sync.Mutex
 	window time.Time
@@ -25,7 +24,7 @@ type spawnLimiter struct {
 }
 
 func newSpawnLimiter(perMinute int) *spawnLimiter {
-	return &spawnLimiter{perMinute: perMinute, now: time.Now, counts: map[netip.Prefix]int{}}
+	return &spawnLimiter{perMinute: perMinute, counts: map[netip.Prefix]int{}}
 }
 
 // allow reports whether client may create one more instance now, and
@@ -37,7 +36,7 @@ func (l *spawnLimiter) allow(client netip.Addr) bool {
 	key := auth.ClientPrefix(client)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now := l.now(); now.Sub(l.window) >= time.Minute {
+	if now := time.Now(); now.Sub(l.window) >= time.Minute {
 		l.window = now
 		clear(l.counts)
 	}
@@ -52,7 +51,7 @@ func (l *spawnLimiter) allow(client netip.Addr) bool {
 func (l *spawnLimiter) retryAfter() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return max(1, int((time.Minute-l.now().Sub(l.window)+time.Second-1)/time.Second))
+	return max(1, int((time.Minute-time.Since(l.window)+time.Second-1)/time.Second))
 }
 
 // clientOf is the client a request's creations count against: its peer,

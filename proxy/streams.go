@@ -30,11 +30,11 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	case res.StatusCode == http.StatusSwitchingProtocols:
 		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
 			f.lease.Stream()
-			res.Body = touchRWC{ReadWriteCloser: rwc, lease: f.lease}
+			res.Body = touchRWC{ReadWriteCloser: rwc, activity: activity{f.lease}}
 		}
 	case isEventStream(res.Header.Get("Content-Type")):
 		f.lease.Stream()
-		res.Body = touchReader{ReadCloser: res.Body, lease: f.lease}
+		res.Body = touchReader{ReadCloser: res.Body, activity: activity{f.lease}}
 	}
 	return nil
 }
@@ -44,42 +44,34 @@ func isEventStream(contentType string) bool {
 	return err == nil && mt == "text/event-stream"
 }
 
-// touchReader is a stream's body: every read is activity.
-type touchReader struct {
-	io.ReadCloser
-	lease supervisor.Lease
-}
+// activity counts the bytes that pass through a stream as its instance's
+// activity.
+type activity struct{ lease supervisor.Lease }
 
-func (t touchReader) Read(p []byte) (int, error) {
-	n, err := t.ReadCloser.Read(p)
+func (a activity) count(n int, err error) (int, error) {
 	if n > 0 {
-		t.lease.Touch()
+		a.lease.Touch()
 	}
 	return n, err
 }
+
+// touchReader is a stream's body: every read is activity.
+type touchReader struct {
+	io.ReadCloser
+	activity
+}
+
+func (t touchReader) Read(p []byte) (int, error) { return t.count(t.ReadCloser.Read(p)) }
 
 // touchRWC is an upgraded connection to the app: bytes either way are
 // activity.
 type touchRWC struct {
 	io.ReadWriteCloser
-	lease supervisor.Lease
+	activity
 }
 
-func (t touchRWC) Read(p []byte) (int, error) {
-	n, err := t.ReadWriteCloser.Read(p)
-	if n > 0 {
-		t.lease.Touch()
-	}
-	return n, err
-}
-
-func (t touchRWC) Write(p []byte) (int, error) {
-	n, err := t.ReadWriteCloser.Write(p)
-	if n > 0 {
-		t.lease.Touch()
-	}
-	return n, err
-}
+func (t touchRWC) Read(p []byte) (int, error)  { return t.count(t.ReadWriteCloser.Read(p)) }
+func (t touchRWC) Write(p []byte) (int, error) { return t.count(t.ReadWriteCloser.Write(p)) }
 
 // websockets are the clients' open WebSocket connections, by instance.
 type websockets struct {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -71,23 +72,12 @@ func TestPickSkipsAndEmptyPools(t *testing.T) {
 func TestSetPairIsAtomicForPick(t *testing.T) {
 	r := New()
 	r.Set(inst("v1"), 100)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
 	var failures sync.Map
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := r.Pick("web", nil); err != nil {
-					failures.Store(err.Error(), true)
-				}
-			}
-		})
-	}
+	stop := testbed.Repeat(4, func(int) {
+		if _, err := r.Pick("web", nil); err != nil {
+			failures.Store(err.Error(), true)
+		}
+	})
 	for i := range 1000 {
 		if i%2 == 0 {
 			r.SetPair(inst("v1"), 0, inst("v2"), 100)
@@ -95,8 +85,7 @@ func TestSetPairIsAtomicForPick(t *testing.T) {
 			r.SetPair(inst("v2"), 0, inst("v1"), 100)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	failures.Range(func(k, _ any) bool { t.Errorf("a pick saw half a route: %v", k); return false })
 }
 

@@ -7,19 +7,14 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tenement/tenement/apitype"
 )
 
 // AuditEntry records one change: who did what to which target, when, and
-// how it ended.
-type AuditEntry struct {
-	Seq     uint64    `json:"seq"`
-	Time    time.Time `json:"time"`
-	Actor   string    `json:"actor"`  // "token:<id>", "tenant:<t>/token:<id>", "uid:<n>" or "daemon"
-	Action  string    `json:"action"` // "spawn", "stop", "restart", "weight", ...
-	Target  string    `json:"target,omitempty"`
-	Details string    `json:"details,omitempty"`
-	Result  string    `json:"result"` // "ok" or the error
-}
+// how it ended. It is stored as GET /api/audit shows it (its JSON is
+// apitype's): the log holds nothing the API does not.
+type AuditEntry = apitype.AuditEntry
 
 // SetAuditLimit keeps at most n audit entries from now on, dropping the
 // oldest (n <= 0: keep all, the default). settings.audit_max_entries sets

@@ -7,7 +7,7 @@
 // transaction, fsynced before it returns, so a kill -9 loses nothing that was
 // acknowledged. bbolt holds an exclusive lock on the file; Open reports
 // ErrLocked when another process (a running daemon) has it, which is how
-// `ten token-gen` knows to go through the daemon instead.
+// `ten store check` and `ten store recover` know to refuse.
 //
 // Open checks the file before it writes anything (check.go): a damaged one
 // is a *CorruptError, and Rebuild (`ten store recover`) replaces it with a

@@ -16,8 +16,8 @@ import (
 )
 
 // credentials returns the credentials of instance n, which its unit gets
-// with LoadCredential= (SPEC §6a: secrets never go through Environment=,
-// which any local user can read): the regular files
+// with LoadCredential= (secrets never go through Environment=, which any
+// local user can read over D-Bus; see package credentials): the regular files
 // {dir}/{service}/NAME, for every instance of the service, and
 // {dir}/{service}/{id}/NAME, for this one, whose file wins over the
 // service's of the same name. A missing directory has none.

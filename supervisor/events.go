@@ -227,7 +227,7 @@ func isLoaded(s dbusapi.LoadState) bool { return s != "" && s != dbusapi.NotFoun
 
 // ours reports whether a service unit carries this daemon's marker.
 func (s *Supervisor) ours(u dbusapi.Unit) bool {
-	return u.Fields.Has(dbusapi.FieldEnvironment) && hasMarker(u.Environment, s.marker)
+	return u.Fields.Has(dbusapi.FieldEnvironment) && units.HasMarker(u.Environment, s.marker)
 }
 
 // adoptUnknown recreates the records of this daemon's units whose instance

@@ -100,7 +100,7 @@ func TestCreateManyStartsNothing(t *testing.T) {
 	}
 	for _, i := range list {
 		if i.State != StateAsleep || i.Port != 0 {
-			t.Fatalf("%s: %s on port %d, want asleep without a port", i.Name, i.State, i.Port)
+			t.Fatalf("%s: %s on port %d, want asleep without a port", i.Instance, i.State, i.Port)
 		}
 	}
 	if len(f.starts) != 0 {
@@ -133,8 +133,8 @@ func TestPortsAreHeldOnlyWhileAwake(t *testing.T) {
 	if err := s.Stop(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	if i, _ := s.Get(ctx, n); i.Port != 0 || i.Listen != "" {
-		t.Errorf("asleep with port %d %q", i.Port, i.Listen)
+	if i, _ := s.Get(ctx, n); i.Port != 0 {
+		t.Errorf("asleep with port %d", i.Port)
 	}
 	s.ports.mu.Lock()
 	held := len(s.ports.used)
@@ -164,7 +164,7 @@ func TestListFiltersAndPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if l, _ := s.List(ListOptions{State: StateRunning}); len(l) != 2 || l[0].ID != "w03" || l[1].ID != "w07" {
+	if l, _ := s.List(ListOptions{State: StateRunning}); len(l) != 2 || l[0].Instance.ID != "w03" || l[1].Instance.ID != "w07" {
 		t.Errorf("running: %v", l)
 	}
 	var got []string
@@ -172,7 +172,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	for {
 		page, next := s.List(ListOptions{Service: "web", Limit: 10, After: after})
 		for _, i := range page {
-			got = append(got, i.ID)
+			got = append(got, i.Instance.ID)
 		}
 		if next.IsZero() {
 			break
@@ -182,7 +182,7 @@ func TestListFiltersAndPages(t *testing.T) {
 	if len(got) != 25 || got[0] != "w00" || got[24] != "w24" {
 		t.Errorf("paged web: %v", got)
 	}
-	if l, _ := s.List(ListOptions{Only: func(n names.Instance) bool { return n.ID == "b01" }}); len(l) != 1 || l[0].Name != "blog:b01" {
+	if l, _ := s.List(ListOptions{Only: func(n names.Instance) bool { return n.ID == "b01" }}); len(l) != 1 || l[0].Instance.String() != "blog:b01" {
 		t.Errorf("only: %v", l)
 	}
 }

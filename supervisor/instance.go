@@ -1,56 +1,31 @@
 package supervisor
 
 import (
-	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
-	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/store"
 )
 
-// State is an instance's lifecycle state.
-type State string
-
-// The states. Asleep instances have no unit: they wake on the next request.
-const (
-	StateAsleep   State = "asleep"
-	StateStarting State = "starting"
-	StateRunning  State = "running"
-	StateStopping State = "stopping"
-	StateFailed   State = "failed"
+// State is an instance's lifecycle state, and Health the result of its
+// health checks (meaningful only while it runs): the API's, which
+// publishes their names (apitype). Asleep instances have no unit: they
+// wake on the next request.
+type (
+	State  = apitype.State
+	Health = apitype.Health
 )
 
-// States lists every state, in lifecycle order.
-var States = []State{StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed}
-
-// ParseState returns the state named s, or an ErrInvalid error naming the
-// states there are.
-func ParseState(s string) (State, error) {
-	if i := slices.Index(States, State(s)); i >= 0 {
-		return States[i], nil
-	}
-	want := make([]string, len(States))
-	for i, st := range States {
-		want[i] = string(st)
-	}
-	return "", fmt.Errorf("%w: state %q: want %s", errdefs.ErrInvalid, s, strings.Join(want, ", "))
-}
-
-// Health is the result of an instance's health checks.
-type Health string
-
-// The health values. Health is meaningful only while running.
+// The states and health values, under the supervisor's names.
 const (
-	HealthUnknown   Health = "unknown"
-	HealthHealthy   Health = "healthy"
-	HealthDegraded  Health = "degraded"
-	HealthUnhealthy Health = "unhealthy"
+	StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed = apitype.StateAsleep, apitype.StateStarting,
+		apitype.StateRunning, apitype.StateStopping, apitype.StateFailed
+	HealthUnknown, HealthHealthy, HealthDegraded, HealthUnhealthy = apitype.HealthUnknown, apitype.HealthHealthy,
+		apitype.HealthDegraded, apitype.HealthUnhealthy
 )
 
 // unhealthyAfter is how many failed checks in a row make an instance
@@ -163,53 +138,52 @@ func (in *inst) notify() {
 	in.changed = make(chan struct{})
 }
 
-// Info is a snapshot of an instance for `ten ps` and the API.
+// Info is a snapshot of an instance, for the API (which shows it as an
+// apitype.Instance), the metrics and the proxy.
 type Info struct {
-	Instance     names.Instance `json:"-"`
-	Name         string         `json:"id"` // "service:id", as the original's API
-	Service      string         `json:"service"`
-	ID           string         `json:"instance_id"`
-	Unit         string         `json:"unit"`
-	State        State          `json:"state"`
-	Health       Health         `json:"health"`
-	Port         int            `json:"port"`
-	Listen       string         `json:"socket"` // the original's name for the listen address
-	Weight       int            `json:"weight"`
-	Restarts     int            `json:"restarts"`
-	MainPID      uint32         `json:"main_pid,omitempty"`
-	Since        time.Time      `json:"since,omitzero"`
-	UptimeSecs   int64          `json:"uptime_secs"`
-	IdleSecs     int64          `json:"idle_secs"`
-	LastWake     time.Time      `json:"last_wake,omitzero"`
-	MemoryBytes  *uint64        `json:"memory_bytes"`
-	CPUNanos     *uint64        `json:"cpu_usage_nsec"`
-	Reason       string         `json:"reason,omitempty"`
-	DataDir      string         `json:"data_dir"`
-	Isolation    string         `json:"isolation"`
-	Activation   string         `json:"activation"`
-	StorageBytes *int64         `json:"storage_used_bytes"`
-	StorageQuota *int64         `json:"storage_quota_bytes"`
+	Instance names.Instance
+	Unit     string
+	State    State
+	Health   Health // HealthUnknown unless running
+	Port     int    // 0 while it holds no port (asleep)
+	Addr     string // where the app listens, host:port; "" without a port
+	Weight   int
+	Restarts int
+	MainPID  uint32
+	// Since is when it began running (zero unless running); LastActive
+	// when its last request ended, or when it woke; LastWake when it last
+	// woke.
+	Since, LastActive, LastWake time.Time
+	// MemoryBytes and CPUNanos are nil unless running and measured
+	// (ListOptions.Accounting).
+	MemoryBytes *uint64
+	CPUNanos    *uint64
+	Reason      string // why it failed or did not start
+	DataDir     string
+	Isolation   string
+	Activation  string
+	// StorageBytes is the data dir's last measured size; StorageQuota its
+	// storage_quota_mb in bytes. nil: not measured yet, no quota.
+	StorageBytes *int64
+	StorageQuota *int64
 	// RestartPending: it runs with a config older than the one in force
 	// (a reload changed its service); `ten restart` applies it.
-	RestartPending bool `json:"restart_pending,omitempty"`
+	RestartPending bool
 	// Orphaned: its service is no longer configured; it keeps running
 	// until stopped or deleted, and is never woken.
-	Orphaned bool `json:"orphaned,omitempty"`
+	Orphaned bool
 	// KeepAwakeUntil is when its keep-awake (its own, or its service's
 	// window now) ends; zero without one.
-	KeepAwakeUntil time.Time `json:"keep_awake_until,omitzero"`
+	KeepAwakeUntil time.Time
 	// Throttled: idle, running with lowered CPU and memory
 	// (idle_action = "throttle") until the next request.
-	Throttled bool `json:"throttled,omitempty"`
+	Throttled bool
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.
 func (in *inst) snapshot(now time.Time, dataDir string) Info {
 	i := Info{
 		Instance:   in.name,
-		Name:       in.name.String(),
-		Service:    in.name.Service,
-		ID:         in.name.ID,
 		Unit:       in.unit,
 		State:      in.state,
 		Health:     in.health,
@@ -217,13 +191,14 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 		Weight:     in.rec.Weight,
 		Restarts:   in.rec.Restarts,
 		LastWake:   in.lastWake,
+		LastActive: in.lastActive,
 		Reason:     in.reason,
 		DataDir:    dataDir,
 		Isolation:  in.svc.Isolation,
 		Activation: in.svc.Activation,
 	}
 	if in.port > 0 {
-		i.Listen = addr(in.port)
+		i.Addr = addr(in.port)
 	}
 	if now.Before(in.keepUntil) {
 		i.KeepAwakeUntil = in.keepUntil
@@ -238,12 +213,8 @@ func (in *inst) snapshot(now time.Time, dataDir string) Info {
 	if in.state == StateRunning || in.state == StateStarting {
 		i.MainPID = in.svcUnit.MainPID
 	}
-	if in.state == StateRunning && !in.since.IsZero() {
+	if in.state == StateRunning {
 		i.Since = in.since
-		i.UptimeSecs = int64(now.Sub(in.since) / time.Second)
-	}
-	if !in.lastActive.IsZero() {
-		i.IdleSecs = int64(now.Sub(in.lastActive) / time.Second)
 	}
 	i.StorageBytes = in.storage.used()
 	if q := in.svc.StorageQuotaMB; q > 0 {

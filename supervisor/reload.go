@@ -57,15 +57,15 @@ func fingerprint(cfg *config.Config, svc *config.Service) string {
 
 // Reloaded says what a reload changed.
 type Reloaded struct {
-	Added   []string `json:"added,omitempty"`   // services new in the config
-	Changed []string `json:"changed,omitempty"` // services whose config changed
-	Removed []string `json:"removed,omitempty"` // services no longer in the config
+	Added   []string // services new in the config
+	Changed []string // services whose config changed
+	Removed []string // services no longer in the config
 	// RestartPending lists the running instances that run with an older
 	// config: their next start (ten restart) applies the new one.
-	RestartPending []string `json:"restart_pending,omitempty"`
+	RestartPending []string
 	// Orphaned lists the instances of removed services: they keep
 	// running until stopped or deleted.
-	Orphaned []string `json:"orphaned,omitempty"`
+	Orphaned []string
 }
 
 // Reload puts cfg (loaded and checked by the caller) in force: added

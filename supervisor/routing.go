@@ -53,10 +53,14 @@ func (s *Supervisor) SetWeight(n names.Instance, w int) error {
 
 // Route moves all weighted traffic of a service from one instance to
 // another in one store transaction: from gets weight 0, to gets 100. No
-// pick sees one change without the other.
+// pick sees one change without the other. A failed target is refused: it
+// would take no traffic, and the service would have none at all.
 func (s *Supervisor) Route(from, to names.Instance) error {
-	if from.Service != to.Service {
+	switch {
+	case from.Service != to.Service:
 		return fmt.Errorf("%w: route from %s to %s: not the same service", errdefs.ErrInvalid, from, to)
+	case from == to:
+		return fmt.Errorf("%w: route %s to itself", errdefs.ErrInvalid, from)
 	}
 	ia, err := s.known(from)
 	if err != nil {
@@ -66,6 +70,12 @@ func (s *Supervisor) Route(from, to names.Instance) error {
 	if err != nil {
 		return err
 	}
+	ib.mu.Lock()
+	failed, reason := ib.state == StateFailed, ib.reason
+	ib.mu.Unlock()
+	if failed {
+		return fmt.Errorf("%w: %s has failed (%s); restart or deploy it first", errdefs.ErrConflict, to, reason)
+	}
 	// Lock both records in a fixed order so concurrent routes cannot
 	// deadlock, then commit both weights at once.
 	first, second := ia, ib
@@ -74,10 +84,8 @@ func (s *Supervisor) Route(from, to names.Instance) error {
 	}
 	first.recMu.Lock()
 	defer first.recMu.Unlock()
-	if first != second {
-		second.recMu.Lock()
-		defer second.recMu.Unlock()
-	}
+	second.recMu.Lock()
+	defer second.recMu.Unlock()
 	var recs []*store.Instance
 	err = s.store.UpdateInstances([]names.Instance{from, to}, func(rs []*store.Instance) error {
 		rs[0].Weight, rs[1].Weight = 0, 100

@@ -148,10 +148,9 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch bool,
 	var cleanup bool
 	switch {
 	case in.state != StateStarting:
-		// A stop (or delete) took over; it owns the unit now.
-		if err == nil {
-			err = fmt.Errorf("%w: %s was stopped while starting", errdefs.ErrUnavailable, in.name)
-		}
+		// A stop (or delete) took over; it owns the unit now. What the
+		// start saw of it (a canceled job, a unit gone) is its doing.
+		err = fmt.Errorf("%w: %s was stopped while starting", errdefs.ErrUnavailable, in.name)
 	case err == nil:
 		now := time.Now()
 		in.state, in.health, in.reason = StateRunning, HealthUnknown, ""
@@ -508,6 +507,3 @@ func checkHTTP(ctx context.Context, address, path string, timeout time.Duration)
 	}
 	return nil
 }
-
-// hasMarker reports whether a unit's environment carries marker.
-func hasMarker(env []string, marker string) bool { return units.HasMarker(env, marker) }

@@ -2,14 +2,16 @@
 // systemd units, knows their state from systemd's signals, decides readiness
 // and health, restarts unhealthy ones with backoff, puts idle ones to sleep
 // and wakes them once however many requests wait, and re-adopts its own
-// units when the daemon restarts.
+// units when the daemon restarts. It also owns the services' weighted pools
+// (with package routing): weights, routes, and deploys that put a new
+// version in only once it is healthy.
 //
 // systemd does the supervising: crashes are restarted by Restart=, limits and
 // kills are its own. The supervisor never forks a tenant and never polls a
 // PID; what it polls is only an app's readiness (a TCP connect or the health
 // path), as the config asks.
 //
-// It does not grow with the number of tenants (SPEC §6b): one event loop
+// It does not grow with the number of tenants: one event loop
 // keeps every unit's state from systemd's signals (events.go), so no read —
 // List, Get, the proxy's Acquire, metrics — asks systemd anything per
 // instance; memory and CPU come from one pass over the cgroup files
@@ -80,8 +82,9 @@ type Options struct {
 	Systemd Systemd
 	Store   Store
 	Log     *slog.Logger
-	// Wrapper is the binary that wraps apps for namespace and sandbox
-	// isolation. Default: isolation.WrapperPath of this executable.
+	// Wrapper is the isolation wrapper: every unit runs its port guard,
+	// namespace and sandbox units run the app in it. Default:
+	// isolation.WrapperPath of this executable (ten-isolate next to it).
 	Wrapper string
 	// Observer, if set, is told about wakes and restarts (metrics).
 	Observer Observer

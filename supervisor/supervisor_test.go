@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/tenement/tenement/dbusapi"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/dbusapi"
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -198,28 +199,12 @@ func TestRouteIsAtomicForPick(t *testing.T) {
 	}
 	s.SetWeight(names.Instance{Service: "web", ID: "v1"}, 100)
 	s.SetWeight(names.Instance{Service: "web", ID: "v2"}, 0)
-	stop := make(chan struct{})
-	var failures int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := s.Pick("web"); err != nil {
-					mu.Lock()
-					failures++
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var failures atomic.Int64
+	stop := testbed.Repeat(4, func(int) {
+		if _, err := s.Pick("web"); err != nil {
+			failures.Add(1)
+		}
+	})
 	for i := 0; i < 50; i++ {
 		from, to := "v1", "v2"
 		if i%2 == 1 {
@@ -229,10 +214,9 @@ func TestRouteIsAtomicForPick(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if failures > 0 {
-		t.Errorf("%d picks found no instance during route flips", failures)
+	stop()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d picks found no instance during route flips", n)
 	}
 }
 

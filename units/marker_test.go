@@ -1,6 +1,11 @@
 package units
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/tenement/tenement/config"
+)
 
 func TestMarker(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,5 +28,17 @@ func TestMarker(t *testing.T) {
 	}
 	if got := MarkerOf([]string{"TENEMENT_DAEMONX=1", "TENEMENT_DAEMON=/d"}); got != "/d" {
 		t.Errorf("MarkerOf = %q", got)
+	}
+}
+
+// A service's env cannot set the variables a unit carries for the daemon:
+// an app's config could otherwise forge another daemon's marker (the last
+// assignment wins) or hide a pending restart.
+func TestConfigReservesTheMarker(t *testing.T) {
+	for _, v := range []string{MarkerVar, ConfigPrintVar} {
+		text := "[service.notes]\ncommand = \"/bin/true\"\n[service.notes.env]\n" + v + " = \"/srv/other\"\n"
+		if _, err := config.Parse("/etc/tenement/tenement.toml", []byte(text)); err == nil || !strings.Contains(err.Error(), v) {
+			t.Errorf("a service's env sets %s: %v, want it refused", v, err)
+		}
 	}
 }

@@ -69,7 +69,8 @@ type NameList struct {
 func usec(d time.Duration) uint64 { return uint64(d / time.Microsecond) }
 
 // Format renders properties one per line as "Name=value", in a notation
-// close to a unit file, for golden files, logs and `ten` debugging output.
+// close to a unit file: the golden files' (render_test.go), and what tests
+// record of the properties set.
 func Format(props []Property) string {
 	var b strings.Builder
 	for _, p := range props {
@@ -101,24 +102,17 @@ func formatValue(v any) string {
 	case LogFields:
 		return quoteAll(x)
 	case []Exec:
-		parts := make([]string, len(x))
-		for i, e := range x {
+		return join(x, " ; ", func(e Exec) string {
 			prefix := ""
 			if len(e.Flags) > 0 {
 				prefix = "{" + strings.Join(e.Flags, ",") + "}"
 			}
-			parts[i] = prefix + e.Path + " argv=" + quoteAll(e.Argv)
-		}
-		return strings.Join(parts, " ; ")
+			return prefix + e.Path + " argv=" + quoteAll(e.Argv)
+		})
 	case []Listen:
-		parts := make([]string, len(x))
-		for i, l := range x {
-			parts[i] = l.Type + ":" + l.Address
-		}
-		return strings.Join(parts, " ")
+		return join(x, " ", func(l Listen) string { return l.Type + ":" + l.Address })
 	case []BindPath:
-		parts := make([]string, len(x))
-		for i, bp := range x {
+		return join(x, " ", func(bp BindPath) string {
 			s := bp.Source
 			if bp.IgnoreMissing {
 				s = "-" + s
@@ -127,21 +121,12 @@ func formatValue(v any) string {
 			if !bp.Recursive {
 				s += ":norbind"
 			}
-			parts[i] = s
-		}
-		return strings.Join(parts, " ")
+			return s
+		})
 	case []Credential:
-		parts := make([]string, len(x))
-		for i, c := range x {
-			parts[i] = c.Name + ":" + c.Path
-		}
-		return strings.Join(parts, " ")
+		return join(x, " ", func(c Credential) string { return c.Name + ":" + c.Path })
 	case []TmpFS:
-		parts := make([]string, len(x))
-		for i, t := range x {
-			parts[i] = t.Path + ":" + t.Options
-		}
-		return strings.Join(parts, " ")
+		return join(x, " ", func(t TmpFS) string { return t.Path + ":" + t.Options })
 	case NameList:
 		if x.Allow {
 			return quoteAll(x.Names)
@@ -152,15 +137,23 @@ func formatValue(v any) string {
 	}
 }
 
-func quoteAll(ss []string) string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		if s == "" || strings.ContainsAny(s, " \t\n\"'\\;") {
-			s = strconv.Quote(s)
-		}
-		out[i] = s
+// join formats each of xs and joins them with sep.
+func join[T any](xs []T, sep string, format func(T) string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = format(x)
 	}
-	return strings.Join(out, " ")
+	return strings.Join(parts, sep)
+}
+
+// quoteAll joins words with spaces, quoting those that need it.
+func quoteAll(ss []string) string {
+	return join(ss, " ", func(s string) string {
+		if s == "" || strings.ContainsAny(s, " \t\n\"'\\;") {
+			return strconv.Quote(s)
+		}
+		return s
+	})
 }
 
 // Get returns the value of the named property, or nil.

@@ -2,7 +2,7 @@
 //
 // Render is a pure function: from a service's config, an instance name, its
 // allocated port and its isolation level to the properties that
-// StartTransientUnit takes (SPEC §4). It does no I/O and knows nothing of
+// StartTransientUnit takes. It does no I/O and knows nothing of
 // D-Bus; the dbusapi package sends what it returns. Golden files in testdata/
 // pin the output (go test ./units -update rewrites them).
 package units

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,30 +21,16 @@ func (a *app) auditCmd() *cobra.Command {
 			if limit < 0 {
 				return fmt.Errorf("audit: -n %d: want 0 (all) or more", limit)
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			log, err := c.Audit(ctx, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(log)
-			}
-			if len(log) == 0 {
-				a.printf("The audit log is empty\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAILS")
-			for _, e := range log {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Actor, e.Action,
-					e.Target, oneLine(e.Result), e.Details)
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				log, err := c.Audit(ctx, limit)
+				return a.print(err, asJSON, log, func() error {
+					return a.table(len(log), "The audit log is empty", []string{"TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "DETAILS"},
+						func(i int) []string {
+							e := log[i]
+							return []string{e.Time.Local().Format(time.DateTime), e.Actor, e.Action, e.Target, OneLine(e.Result), e.Details}
+						})
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

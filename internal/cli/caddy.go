@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
-	"github.com/tenement/tenement/daemon"
 )
 
 // caddyOptions is what the Caddyfile is made from.
@@ -44,7 +44,7 @@ X-Forwarded-For and X-Forwarded-Proto; set front_listen and front_group
 (the group Caddy runs as) in tenement.toml.
 
 By default Caddy gets certificates on demand: at the first TLS handshake for
-a name it asks tenement (GET ` + daemon.AskPath + `?domain=NAME on tenement's
+a name it asks tenement (GET ` + apitype.AskPath + `?domain=NAME on tenement's
 listener on this host), which allows only the root domain,
 {service}.{domain} of configured services and {id}.{service}.{domain} of
 known instances. This needs no DNS API and no wildcard certificate; see
@@ -65,7 +65,7 @@ environment.`,
 				return err
 			}
 			if output == "" || output == "-" {
-				_, err := a.stdout.Write([]byte(text))
+				_, err := a.Stdout.Write([]byte(text))
 				return err
 			}
 			if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
@@ -74,7 +74,7 @@ environment.`,
 			if err := os.WriteFile(output, []byte(text), 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "wrote %s; check it with: caddy validate --config %s --adapter caddyfile\n", output, output)
+			fmt.Fprintf(a.Stderr, "wrote %s; check it with: caddy validate --config %s --adapter caddyfile\n", output, output)
 			return nil
 		},
 	}
@@ -89,7 +89,7 @@ environment.`,
 // caddyDefaults fills what the flags left out from the config, if any.
 func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error {
 	listen := config.DefaultListen
-	if path := config.Find(a.configPath); path != "" {
+	if path := config.Find(a.ConfigPath); path != "" {
 		cfg, err := config.Load(path)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error
 		listen = cfg.Settings.Listen
 		o.Front = cfg.Settings.FrontListen
 		if o.Front == "" {
-			fmt.Fprintf(a.stderr, "ten: warning: settings.front_listen is not set: set front_listen = \"unix:%s\" and front_group = \"caddy\" in %s, or tenement replaces Caddy's X-Forwarded-For with Caddy's own address\n", defaultFrontSocket, path)
+			fmt.Fprintf(a.Stderr, "ten: warning: settings.front_listen is not set: set front_listen = \"unix:%s\" and front_group = \"caddy\" in %s, or tenement replaces Caddy's X-Forwarded-For with Caddy's own address\n", defaultFrontSocket, path)
 		}
 		if o.Domain == "" {
 			o.Domain = cfg.Settings.Domain
@@ -111,7 +111,7 @@ func (a *app) caddyDefaults(cmd *cobra.Command, o *caddyOptions, port int) error
 		}
 		sort.Strings(o.Services)
 		if cfg.Settings.TLS.Enabled {
-			fmt.Fprintln(a.stderr, "ten: warning: [settings.tls] is enabled: with Caddy in front, turn it off and let tenement listen on plain HTTP")
+			fmt.Fprintln(a.Stderr, "ten: warning: [settings.tls] is enabled: with Caddy in front, turn it off and let tenement listen on plain HTTP")
 		}
 	}
 	if o.Domain == "" {
@@ -206,9 +206,9 @@ func renderOnDemand(w func(string, ...any), o caddyOptions) {
 	if strings.HasPrefix(o.Front, "unix:") {
 		w("\t# Over TCP on this host (Caddy's ask takes no unix socket): tenement\n")
 		w("\t# answers it to loopback peers and on its front listener only.\n")
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, daemon.AskPath)
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, apitype.AskPath)
 	} else {
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, daemon.AskPath)
+		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, apitype.AskPath)
 	}
 	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
 	w("\ttls {\n\t\ton_demand\n\t}\n")

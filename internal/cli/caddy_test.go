@@ -1,13 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // -update rewrites the golden files. Another test file of this package may
@@ -63,16 +64,8 @@ command = "/srv/api/app"
 // and the exit status.
 func tenCaddy(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	a := &app{stdout: &out, stderr: &errOut}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.Execute(); err != nil {
-		errOut.WriteString("ten: " + err.Error() + "\n")
-		code = 1
-	}
-	return out.String(), errOut.String(), code
+	code, out, errOut := tenIn(nil, args...)
+	return out, errOut, code
 }
 
 // noConfig makes sure ten finds no config file: none in $TENEMENT_CONFIG,
@@ -159,10 +152,7 @@ func TestCaddyOutputFile(t *testing.T) {
 func TestCaddyValidate(t *testing.T) {
 	caddy, err := exec.LookPath("caddy")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("caddy is not installed (scripts/deps installs Debian's caddy)")
-		}
-		t.Skip("caddy is not installed (apt-get install caddy)")
+		testbed.SkipOrFail(t, "caddy is not installed (scripts/deps installs Debian's caddy)")
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "tenement.toml")

@@ -1,5 +1,9 @@
-// Package cli is the `ten` command: the daemon (`ten serve`) and the client
-// commands that talk to it. One file per command.
+// Package cli is the `ten` command's client side: the commands that talk to
+// the daemon through its API (package client), and the ones that only read
+// the config file (`ten config`, `ten init`, `ten caddy`). One file per
+// command. The server side (`ten serve` and the commands that work on
+// systemd and the store directly) is internal/servecmd, which cmd/ten adds
+// to the root command; this package imports nothing of the server.
 package cli
 
 import (
@@ -12,58 +16,90 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/store"
 )
 
 // version is set at build time: -ldflags "-X github.com/tenement/tenement/internal/cli.version=1.2.3".
 var version = "dev"
 
-// app holds the global flags and the output streams.
-type app struct {
-	server, token, configPath string
-	stdin                     io.Reader
-	stdout, stderr            io.Writer
+// Env is what every command of ten shares: the global --config flag and
+// the streams. Commands defined outside this package get it through Root.
+type Env struct {
+	// ConfigPath is --config, once the flags are parsed ("": find the
+	// config as config.Find does).
+	ConfigPath string
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
-// ExitStoreCorrupt is ten's exit status when the store is corrupt: 78,
-// EX_CONFIG of sysexits.h. The daemon cannot run until an operator acts
-// (ten store recover), so tenement.service names this status in
-// RestartPreventExitStatus=: systemd then does not restart it every
-// RestartSec, forever. Every other error is exit status 1.
-const ExitStoreCorrupt = 78
+// Printf prints to stdout.
+func (e *Env) Printf(format string, args ...any) {
+	fmt.Fprintf(e.Stdout, format, args...)
+}
 
-// exitStatus is the exit status of an error.
+// PrintJSON prints v as indented JSON on stdout (--json).
+func (e *Env) PrintJSON(v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Command makes a command of ten over the shared Env.
+type Command func(e *Env) *cobra.Command
+
+// app is the client side's commands: the Env and the flags that say how
+// to reach the daemon.
+type app struct {
+	*Env
+	server, token string
+}
+
+// Main runs ten with args (without the program name) and the commands
+// more besides the client's, and returns the exit status. Errors are
+// printed as one line on stderr.
+func Main(args []string, more ...Command) int {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	return Run(ctx, &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}, args, more...)
+}
+
+// Run is Main over e, within ctx.
+func Run(ctx context.Context, e *Env, args []string, more ...Command) int {
+	root := Root(e, more...)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(e.Stderr, "ten: "+OneLine(err.Error()))
+		return exitStatus(err)
+	}
+	return 0
+}
+
+// exitStatus is the exit status of an error: 1, or the status an error in
+// its chain has (ExitStatus() int, as a command with a status of its own
+// returns).
 func exitStatus(err error) int {
-	if errors.Is(err, store.ErrCorrupt) {
-		return ExitStoreCorrupt
+	var es interface{ ExitStatus() int }
+	if errors.As(err, &es) {
+		return es.ExitStatus()
 	}
 	return 1
 }
 
-// Main runs ten with args (without the program name) and returns the exit
-// status. Errors are printed as one line on stderr.
-func Main(args []string) int {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	return run(ctx, args, os.Stdout, os.Stderr)
-}
-
-// run is Main with its context and streams given.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr}
+// Root returns ten's root command: the client's commands and more, over e.
+func Root(e *Env, more ...Command) *cobra.Command {
+	a := &app{Env: e}
 	root := a.root()
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(a.stderr, "ten: "+oneLine(err.Error()))
-		return exitStatus(err)
+	for _, c := range more {
+		root.AddCommand(c(e))
 	}
-	return 0
+	return root
 }
 
 func (a *app) root() *cobra.Command {
@@ -74,19 +110,18 @@ func (a *app) root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.SetOut(a.stdout)
-	root.SetErr(a.stderr)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.server, "server", "", "daemon address: unix:/path or http(s)://host:port (default $TENEMENT_SERVER, else the config's api_socket)")
 	pf.StringVar(&a.token, "token", "", "API token (default $TENEMENT_TOKEN)")
-	pf.StringVar(&a.configPath, "config", "", "config file (default $TENEMENT_CONFIG, else "+config.DefaultPath+")")
+	pf.StringVar(&a.ConfigPath, "config", "", "config file (default $TENEMENT_CONFIG, else "+config.DefaultPath+")")
 	root.AddCommand(
-		a.serveCmd(), a.createCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
+		a.createCmd(), a.spawnCmd(), a.stopCmd(), a.restartCmd(), a.deleteCmd(),
 		a.psCmd(), a.healthCmd(), a.weightCmd(), a.configCmd(), a.versionCmd(),
-		a.isolateCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
-		a.caddyCmd(), a.teardownCmd(), a.credentialCmd(), a.storeCmd(), a.keepAwakeCmd(),
+		a.caddyCmd(), a.credentialCmd(), a.keepAwakeCmd(),
 	)
 	return root
 }
@@ -99,7 +134,7 @@ func (a *app) client() (*client.Client, error) {
 	}
 	if server == "" {
 		server = "unix:" + config.DefaultAPISocket
-		if path := config.Find(a.configPath); path != "" {
+		if path := config.Find(a.ConfigPath); path != "" {
 			cfg, err := config.Load(path)
 			if err != nil {
 				return nil, err
@@ -114,23 +149,52 @@ func (a *app) client() (*client.Client, error) {
 	return client.New(server, strings.TrimSpace(token))
 }
 
+// ask runs f with a client of the daemon and a context that ends after
+// client.DefaultTimeout.
+func (a *app) ask(cmd *cobra.Command, f func(ctx context.Context, c *client.Client) error) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
+	defer cancel()
+	return f(ctx, c)
+}
+
+// print prints the daemon's answer v, unless err: as JSON with --json
+// (asJSON), else as text says.
+func (a *app) print(err error, asJSON bool, v any, text func() error) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.PrintJSON(v)
+	}
+	return text()
+}
+
+// table prints n rows under a header, in aligned columns (row(i) is row
+// i's columns), or the line empty when there are none.
+func (a *app) table(n int, empty string, header []string, row func(i int) []string) error {
+	if n == 0 {
+		a.Printf("%s\n", empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for i := range n {
+		fmt.Fprintln(tw, strings.Join(row(i), "\t"))
+	}
+	return tw.Flush()
+}
+
 // instanceArg parses a service:id argument before anything is contacted.
 func instanceArg(s string) (names.Instance, error) {
 	return names.Parse(s)
 }
 
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func (a *app) printf(format string, args ...any) {
-	fmt.Fprintf(a.stdout, format, args...)
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
+// OneLine keeps an error message on one line.
+func OneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i] + " …"

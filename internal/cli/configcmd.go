@@ -31,14 +31,14 @@ func (a *app) configCmd() *cobra.Command {
 			if errs := cfg.CheckHost(); len(errs) > 0 {
 				// One line each; the last is the command's error.
 				for _, e := range errs[:len(errs)-1] {
-					fmt.Fprintf(a.stderr, "ten: %s\n", e)
+					fmt.Fprintf(a.Stderr, "ten: %s\n", e)
 				}
 				return errs[len(errs)-1]
 			}
 			for _, w := range cfg.Warnings() {
-				fmt.Fprintf(a.stderr, "warning: %s\n", w)
+				fmt.Fprintf(a.Stderr, "warning: %s\n", w)
 			}
-			a.printf("%s: ok (%d services, %d configured instances)\n", cfg.Path, len(cfg.Services), countInstances(cfg))
+			a.Printf("%s: ok (%d services, %d configured instances)\n", cfg.Path, len(cfg.Services), countInstances(cfg))
 			return nil
 		},
 	})
@@ -66,9 +66,9 @@ stopped or deleted. Settings only a restart applies are named.`,
 				return err
 			}
 			if reloadJSON {
-				return a.printJSON(r)
+				return a.PrintJSON(r)
 			}
-			a.printf("Reloaded the config\n")
+			a.Printf("Reloaded the config\n")
 			for _, l := range []struct {
 				what string
 				list []string
@@ -78,7 +78,7 @@ stopped or deleted. Settings only a restart applies are named.`,
 				{"changed settings that take effect at the next restart", r.NeedsRestart},
 			} {
 				if len(l.list) > 0 {
-					a.printf("  %s: %s\n", l.what, strings.Join(l.list, ", "))
+					a.Printf("  %s: %s\n", l.what, strings.Join(l.list, ", "))
 				}
 			}
 			return nil
@@ -97,10 +97,10 @@ stopped or deleted. Settings only a restart applies are named.`,
 				return err
 			}
 			if asJSON {
-				return a.printJSON(cfg)
+				return a.PrintJSON(cfg)
 			}
-			a.printf("# effective config of %s (defaults filled in)\n", cfg.Path)
-			enc := toml.NewEncoder(a.stdout)
+			a.Printf("# effective config of %s (defaults filled in)\n", cfg.Path)
+			enc := toml.NewEncoder(a.Stdout)
 			enc.Indent = ""
 			return enc.Encode(cfg)
 		},
@@ -111,7 +111,7 @@ stopped or deleted. Settings only a restart applies are named.`,
 }
 
 func (a *app) loadConfig() (*config.Config, error) {
-	path := config.Find(a.configPath)
+	path := config.Find(a.ConfigPath)
 	if path == "" {
 		return nil, fmt.Errorf("no config file: pass --config FILE, set TENEMENT_CONFIG, or create %s", config.DefaultPath)
 	}
@@ -138,7 +138,7 @@ func (a *app) reloadClient() (*client.Client, error) {
 	if err == nil || a.server != "" || os.Getenv("TENEMENT_SERVER") != "" {
 		return c, err
 	}
-	sock := apiSocketOf(config.Find(a.configPath))
+	sock := apiSocketOf(config.Find(a.ConfigPath))
 	if fi, serr := os.Stat(sock); sock == "" || serr != nil || fi.Mode()&os.ModeSocket == 0 {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +9,6 @@ import (
 
 // ten runs the command line with args and returns its exit status,
 // stdout and stderr.
-func ten(args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -41,7 +33,7 @@ func TestConfigCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := write(strings.ReplaceAll(tt.name, " ", "-")+".toml", tt.toml)
-			code, stdout, stderr := ten("config", "check", "--config", path)
+			code, stdout, stderr := tenIn(nil, "config", "check", "--config", path)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d (stdout %q, stderr %q)", code, tt.code, stdout, stderr)
 			}
@@ -59,11 +51,11 @@ func TestConfigCheck(t *testing.T) {
 	}
 	// process as root is valid, and warned about in one line.
 	path := write("root.toml", "[service.notes]\ncommand = \"/bin/true\"\nisolation = \"process\"\n")
-	code, _, stderr := ten("config", "check", "--config", path)
+	code, _, stderr := tenIn(nil, "config", "check", "--config", path)
 	if code != 0 || stderr != "warning: "+path+`:3: service.notes.isolation: "process" without user runs every tenant as root: a tenant can then read every other tenant's data and is admin on the API socket; use isolation = "namespace" or set user`+"\n" {
 		t.Errorf("process as root: exit %d, stderr %q", code, stderr)
 	}
-	code, stdout, _ := ten("config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
+	code, stdout, _ := tenIn(nil, "config", "show", "--config", write("show.toml", "[service.notes]\ncommand = \"/bin/true\"\n"))
 	if code != 0 || !strings.Contains(stdout, `isolation = "namespace"`) || !strings.Contains(stdout, `port_range = "20000-29999"`) {
 		t.Errorf("config show: %d\n%s", code, stdout)
 	}

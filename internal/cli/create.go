@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/names"
 )
@@ -24,7 +24,7 @@ func (a *app) createCmd() *cobra.Command {
 and wakes on its first request. Many at once, in one store transaction (all
 or none): a sign-up flow registers its customers this way. Instances that
 are known already are left as they are. --from-file reads one SERVICE:ID a
-line ("-" for stdin); at most ` + fmt.Sprint(api.MaxCreate) + ` a call.`,
+line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids := args
 			if fromFile != "" {
@@ -45,21 +45,13 @@ line ("-" for stdin); at most ` + fmt.Sprint(api.MaxCreate) + ` a call.`,
 				}
 				ns[i] = n
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.Create(ctx, ns)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.Create(ctx, ns)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", `read SERVICE:ID lines from this file ("-": stdin)`)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/credentials"
 )
 
 func (a *app) credentialCmd() *cobra.Command {
@@ -46,34 +46,26 @@ for byte, at most 1 MiB: a trailing newline is part of it (printf '%s' "$X"
 sends none). NAME is 1–255 letters, digits, _, - and .`,
 		Args: exactArgs(2, "SERVICE[:ID] and a credential NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
 			name := args[1]
-			if err := credentials.ValidateName(name); err != nil {
+			if err := apitype.ValidateCredentialName(name); err != nil {
 				return err
 			}
 			value, err := a.readSecret(fromFile)
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.SetCredential(ctx, t, name, value)
-			clear(value)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
-			return nil
+			defer clear(value)
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.SetCredential(ctx, t, name, value)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Set credential %s of %s (%d bytes). %s\n", name, t, r.Size, appliesAt(t))
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the value from this file instead of stdin")
@@ -82,7 +74,7 @@ sends none). NAME is 1–255 letters, digits, _, - and .`,
 }
 
 // appliesAt says when a change reaches a target's instances.
-func appliesAt(t credentials.Target) string {
+func appliesAt(t apitype.CredentialTarget) string {
 	if n, ok := t.Instance(); ok {
 		return fmt.Sprintf("It applies at %s's next start (ten restart %s).", n, n)
 	}
@@ -90,9 +82,9 @@ func appliesAt(t credentials.Target) string {
 }
 
 // readSecret reads a value from a file or stdin, refusing more than
-// credentials.MaxSize bytes.
+// apitype.MaxCredentialSize bytes.
 func (a *app) readSecret(file string) ([]byte, error) {
-	r := a.stdin
+	r := a.Stdin
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -102,16 +94,16 @@ func (a *app) readSecret(file string) ([]byte, error) {
 		r = f
 	} else if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintln(a.stderr, "Type the value, then Ctrl-D (a newline you type is part of it):")
+			fmt.Fprintln(a.Stderr, "Type the value, then Ctrl-D (a newline you type is part of it):")
 		}
 	}
-	value, err := io.ReadAll(io.LimitReader(r, credentials.MaxSize+1))
+	value, err := io.ReadAll(io.LimitReader(r, apitype.MaxCredentialSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("credential: read the value: %w", err)
 	}
-	if len(value) > credentials.MaxSize {
+	if len(value) > apitype.MaxCredentialSize {
 		clear(value)
-		return nil, credentials.ErrTooLarge
+		return nil, apitype.ErrCredentialTooLarge
 	}
 	return value, nil
 }
@@ -127,33 +119,20 @@ func (a *app) credentialListCmd() *cobra.Command {
 service). Values are never shown.`,
 		Args: exactArgs(1, "SERVICE[:ID]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, err := c.Credentials(ctx, t)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(list)
-			}
-			if len(list) == 0 {
-				a.printf("No credentials for %s\n", t)
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSCOPE\tSIZE\tMODIFIED")
-			for _, i := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", i.Name, i.Scope, i.Size, i.Modified.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.Credentials(ctx, t)
+				return a.print(err, asJSON, list, func() error {
+					return a.table(len(list), "No credentials for "+t.String(), []string{"NAME", "SCOPE", "SIZE", "MODIFIED"},
+						func(i int) []string {
+							c := list[i]
+							return []string{c.Name, c.Scope, strconv.FormatInt(c.Size, 10), c.Modified.Local().Format(time.DateTime)}
+						})
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -167,24 +146,20 @@ func (a *app) credentialRmCmd() *cobra.Command {
 		Short:   "Remove a credential; running instances keep it until their next start",
 		Args:    exactArgs(2, "SERVICE[:ID] and a credential NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := credentials.ParseTarget(args[0])
+			t, err := apitype.ParseCredentialTarget(args[0])
 			if err != nil {
 				return err
 			}
-			if err := credentials.ValidateName(args[1]); err != nil {
+			if err := apitype.ValidateCredentialName(args[1]); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			if err := c.RemoveCredential(ctx, t, args[1]); err != nil {
-				return err
-			}
-			a.printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RemoveCredential(ctx, t, args[1]); err != nil {
+					return err
+				}
+				a.Printf("Removed credential %s of %s. %s\n", args[1], t, appliesAt(t))
+				return nil
+			})
 		},
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenement/tenement/api"
-	"github.com/tenement/tenement/credentials"
+	"github.com/tenement/tenement/apitype"
 )
 
 // credentialServer answers the credential routes on a unix socket and
@@ -39,9 +37,9 @@ func newCredentialServer(t *testing.T) *credentialServer {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.Method {
 		case http.MethodPut:
-			json.NewEncoder(w).Encode(api.CredentialResponse{Target: "notes:alice", Info: credentials.Info{Name: "DB_PASSWORD", Size: int64(len(s.body)), Scope: "instance"}})
+			json.NewEncoder(w).Encode(apitype.CredentialResponse{Target: "notes:alice", Credential: apitype.Credential{Name: "DB_PASSWORD", Size: int64(len(s.body)), Scope: "instance"}})
 		case http.MethodGet:
-			json.NewEncoder(w).Encode([]credentials.Info{{Name: "API_KEY", Size: 3, Scope: "service", Modified: time.Unix(1e9, 0)}})
+			json.NewEncoder(w).Encode([]apitype.Credential{{Name: "API_KEY", Size: 3, Scope: "service", Modified: time.Unix(1e9, 0)}})
 		case http.MethodDelete:
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -49,20 +47,6 @@ func newCredentialServer(t *testing.T) *credentialServer {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return s
-}
-
-// tenIn runs ten with stdin.
-func tenIn(stdin io.Reader, args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	a := &app{stdin: stdin, stdout: &stdout, stderr: &stderr}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		stderr.WriteString("ten: " + oneLine(err.Error()) + "\n")
-		code = 1
-	}
-	return code, stdout.String(), stderr.String()
 }
 
 func TestCredentialCommands(t *testing.T) {
@@ -107,7 +91,7 @@ func TestCredentialCommands(t *testing.T) {
 			t.Errorf("ten %v: %d %q", args, code, errOut)
 		}
 	}
-	if code, _, errOut := tenIn(bytes.NewReader(make([]byte, credentials.MaxSize+1)), "--server", server, "credential", "set", "notes", "X"); code == 0 ||
+	if code, _, errOut := tenIn(bytes.NewReader(make([]byte, apitype.MaxCredentialSize+1)), "--server", server, "credential", "set", "notes", "X"); code == 0 ||
 		!strings.Contains(errOut, "1 MiB") {
 		t.Errorf("over 1 MiB: %d %q", code, errOut)
 	}

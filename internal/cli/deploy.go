@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
 )
 
@@ -42,19 +43,15 @@ given weight 0 and stopped. ten route then moves all traffic to it.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), d+time.Minute)
 			defer cancel()
 			r, err := c.Deploy(ctx, n, weight, d)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Deployed %s (%s)\nWeight: %d\nStatus: %s\n", r.Instance, r.Unit, r.Weight, r.Status)
-			return nil
+			return a.print(err, asJSON, r, func() error {
+				a.Printf("Deployed %s (%s)\nWeight: %d\nStatus: %s\n", r.Instance, r.Unit, r.Weight, r.Status)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&weight, "weight", "w", 100, "weight once healthy, 0–100")
-	f.StringVar(&timeout, "timeout", "30s", "how long to wait for health (seconds or a duration: 30, 2m)")
+	f.IntVarP(&weight, "weight", "w", apitype.DefaultDeployWeight, "weight once healthy, 0–100")
+	f.StringVar(&timeout, "timeout", apitype.DefaultDeployTimeout.String(), "how long to wait for health (seconds or a duration: 30, 2m)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -69,8 +66,8 @@ func parseTimeout(s string) (time.Duration, error) {
 		}
 		d = time.Duration(n) * time.Second
 	}
-	if d < time.Second || d > time.Hour {
-		return 0, fmt.Errorf("%w: --timeout %s: want 1s–1h", errdefs.ErrInvalid, d)
+	if d < time.Second || d > apitype.MaxDeployTimeout {
+		return 0, fmt.Errorf("%w: --timeout %s: want 1s–%s", errdefs.ErrInvalid, d, apitype.MaxDeployTimeout)
 	}
 	return d, nil
 }

@@ -28,7 +28,7 @@ here: one service, its command (guessed from the files present unless
 			if err != nil {
 				return err
 			}
-			path := a.configPath
+			path := a.ConfigPath
 			if path == "" {
 				path = filepath.Join(dir, "tenement.toml")
 			}
@@ -46,7 +46,7 @@ here: one service, its command (guessed from the files present unless
 			if err := writeInit(path, name, command); err != nil {
 				return err
 			}
-			a.printf("Created %s\n  service: %s\n  command: %s\n\nNext:\n  ten config check --config %s\n  ten serve --config %s\n  ten token-gen\n  ten ps\n",
+			a.Printf("Created %s\n  service: %s\n  command: %s\n\nNext:\n  ten config check --config %s\n  ten serve --config %s\n  ten token create\n  ten ps\n",
 				path, name, command, path, path)
 			return nil
 		},

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,16 +11,8 @@ import (
 
 func runTen(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	a := &app{stdout: &out, stderr: &errOut}
-	root := a.root()
-	root.SetArgs(args)
-	code := 0
-	if err := root.Execute(); err != nil {
-		errOut.WriteString("ten: " + oneLine(err.Error()) + "\n")
-		code = 1
-	}
-	return out.String(), errOut.String(), code
+	code, out, errOut := tenIn(nil, args...)
+	return out, errOut, code
 }
 
 func TestInitWritesAConfigThatLoads(t *testing.T) {

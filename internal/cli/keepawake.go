@@ -15,18 +15,14 @@ func (a *app) keepAwakeCmd() *cobra.Command {
 	var asJSON bool
 	cmd := a.instanceCmd("keep-awake", "Keep an instance from going to sleep for a while (--for 0 ends it)", func(ctx context.Context, c *client.Client, n names.Instance) error {
 		r, err := c.KeepAwake(ctx, n, d)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return a.printJSON(r)
-		}
-		if r.Until.IsZero() {
-			a.printf("%s may sleep again after its idle_timeout\n", r.Instance)
+		return a.print(err, asJSON, r, func() error {
+			if r.Until.IsZero() {
+				a.Printf("%s may sleep again after its idle_timeout\n", r.Instance)
+			} else {
+				a.Printf("%s stays awake until %s\n", r.Instance, r.Until.Local().Format(time.RFC1123))
+			}
 			return nil
-		}
-		a.printf("%s stays awake until %s\n", r.Instance, r.Until.Local().Format(time.RFC1123))
-		return nil
+		})
 	})
 	cmd.Long = `Keep an instance from going to sleep for a while: its idle_timeout does not
 count until then (at most 7 days). It does not wake an asleep instance. The

@@ -23,13 +23,7 @@ func (a *app) instanceCmd(use, short string, f func(ctx context.Context, c *clie
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			return f(ctx, c, n)
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error { return f(ctx, c, n) })
 		},
 	}
 }
@@ -38,14 +32,10 @@ func (a *app) spawnCmd() *cobra.Command {
 	var asJSON bool
 	cmd := a.instanceCmd("spawn", "Start an instance (creating it) and wait until it is ready", func(ctx context.Context, c *client.Client, n names.Instance) error {
 		r, err := c.Spawn(ctx, n)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return a.printJSON(r)
-		}
-		a.printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
-		return nil
+		return a.print(err, asJSON, r, func() error {
+			a.Printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
+			return nil
+		})
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -56,7 +46,7 @@ func (a *app) stopCmd() *cobra.Command {
 		if err := c.Stop(ctx, n); err != nil {
 			return err
 		}
-		a.printf("Stopped %s\n", n)
+		a.Printf("Stopped %s\n", n)
 		return nil
 	})
 }
@@ -77,47 +67,43 @@ wake. It stops at the first instance that does not get ready.`,
 		Args: exactArgs(1, "one instance, SERVICE:ID, or a service, SERVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !strings.Contains(args[0], ":") {
-				if err := names.ValidateService(args[0]); err != nil {
-					return err
-				}
-			} else if _, err := instanceArg(args[0]); err != nil {
-				return err
+				return a.restartService(cmd, args[0], asJSON)
 			}
-			c, err := a.client()
+			n, err := instanceArg(args[0])
 			if err != nil {
 				return err
 			}
-			if !strings.Contains(args[0], ":") {
-				// One instance at a time: as long as the service takes.
-				r, err := c.RestartService(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return a.printJSON(r)
-				}
-				a.printf("Restarted %d running instances of %s, one at a time\n", len(r.Restarted), r.Service)
-				for _, n := range r.Restarted {
-					a.printf("  %s\n", n)
-				}
-				return nil
-			}
-			n, _ := instanceArg(args[0])
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.Restart(ctx, n)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Restarted %s\n", r.Instance)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.Restart(ctx, n)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Restarted %s\n", r.Instance)
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// restartService restarts a service's running instances one at a time: it
+// takes as long as the service does, so no timeout of its own.
+func (a *app) restartService(cmd *cobra.Command, service string, asJSON bool) error {
+	if err := names.ValidateService(service); err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.RestartService(cmd.Context(), service)
+	return a.print(err, asJSON, r, func() error {
+		a.Printf("Restarted %d running instances of %s, one at a time\n", len(r.Restarted), r.Service)
+		for _, n := range r.Restarted {
+			a.Printf("  %s\n", n)
+		}
+		return nil
+	})
 }
 
 func (a *app) deleteCmd() *cobra.Command {
@@ -127,9 +113,9 @@ func (a *app) deleteCmd() *cobra.Command {
 			return err
 		}
 		if purge {
-			a.printf("Deleted %s, its data and its own credentials\n", n)
+			a.Printf("Deleted %s, its data and its own credentials\n", n)
 		} else {
-			a.printf("Deleted %s (its data dir and credentials are kept; --purge removes them)\n", n)
+			a.Printf("Deleted %s (its data dir and credentials are kept; --purge removes them)\n", n)
 		}
 		return nil
 	})
@@ -141,14 +127,10 @@ func (a *app) healthCmd() *cobra.Command {
 	var asJSON bool
 	cmd := a.instanceCmd("health", "Check an instance's health now", func(ctx context.Context, c *client.Client, n names.Instance) error {
 		r, err := c.Health(ctx, n)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return a.printJSON(r)
-		}
-		a.printf("%s: %s (%s)\n", r.Instance, r.Health, r.State)
-		return nil
+		return a.print(err, asJSON, r, func() error {
+			a.Printf("%s: %s (%s)\n", r.Instance, r.Health, r.State)
+			return nil
+		})
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

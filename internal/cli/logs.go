@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/journal"
 )
 
 func (a *app) logsCmd() *cobra.Command {
@@ -42,7 +42,7 @@ ago (10m, 2h), a time (2006-01-02 15:04:05), today or yesterday.
 			if _, err := regexp.Compile(q.Grep); err != nil {
 				return fmt.Errorf("logs: --grep: %w", err)
 			}
-			if _, err := journal.ParseSince(q.Since, time.Now()); err != nil {
+			if _, err := apitype.ParseSince(q.Since, time.Now()); err != nil {
 				return err
 			}
 			c, err := a.client()
@@ -84,17 +84,17 @@ ago (10m, 2h), a time (2006-01-02 15:04:05), today or yesterday.
 
 // logPrinter prints an entry as "time instance message", or as a line of
 // JSON.
-func (a *app) logPrinter(asJSON bool) func(journal.Entry) error {
+func (a *app) logPrinter(asJSON bool) func(apitype.LogEntry) error {
 	if asJSON {
-		enc := json.NewEncoder(a.stdout)
-		return func(e journal.Entry) error { return enc.Encode(e) }
+		enc := json.NewEncoder(a.Stdout)
+		return func(e apitype.LogEntry) error { return enc.Encode(e) }
 	}
-	return func(e journal.Entry) error {
+	return func(e apitype.LogEntry) error {
 		who := e.Instance
-		if e.Source == journal.SourceSystemd {
+		if e.Source == apitype.LogSourceSystemd {
 			who += " [systemd]"
 		}
-		_, err := fmt.Fprintf(a.stdout, "%s %s %s\n", e.Time.Local().Format(time.DateTime), who, e.Message)
+		_, err := fmt.Fprintf(a.Stdout, "%s %s %s\n", e.Time.Local().Format(time.DateTime), who, e.Message)
 		return err
 	}
 }

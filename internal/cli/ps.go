@@ -7,14 +7,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // psFlags are ps's filters and page, as the user gave them.
@@ -33,7 +31,7 @@ func (a *app) psCmd() *cobra.Command {
 		Long: `Instances come ordered by service, then id: all of them, or those that
 --service, --state and --match select.
 
---limit N prints at most N instances (1–` + strconv.Itoa(api.MaxList) + `). When more follow, ps ends
+--limit N prints at most N instances (1–` + strconv.Itoa(apitype.MaxList) + `). When more follow, ps ends
 with a line on stderr that gives the command for the next page: the same one,
 with --after set to this page's last instance. Stdout holds only the table
 (or the JSON array), so a script pages by passing the last instance it got
@@ -48,25 +46,14 @@ as --after until a page comes back empty.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, next, err := c.List(ctx, q)
+				err = a.print(err, f.asJSON, list, func() error { return a.printInstances(list, q, c.Server) })
+				if err == nil && !next.IsZero() {
+					fmt.Fprintf(a.Stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
+				}
 				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, next, err := c.List(ctx, q)
-			if err != nil {
-				return err
-			}
-			if f.asJSON {
-				err = a.printJSON(list)
-			} else {
-				err = a.printInstances(list, q, c.Server)
-			}
-			if err == nil && !next.IsZero() {
-				fmt.Fprintf(a.stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
-			}
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -80,7 +67,7 @@ as --after until a page comes back empty.`,
 }
 
 // query checks the flags as the daemon will, before anything is sent.
-func (f psFlags) query() (api.ListQuery, error) {
+func (f psFlags) query() (apitype.ListQuery, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"service": f.service, "state": f.state, "q": f.match, "after": f.after} {
 		if s != "" {
@@ -90,7 +77,7 @@ func (f psFlags) query() (api.ListQuery, error) {
 	if f.limit != 0 {
 		v.Set("limit", strconv.Itoa(f.limit))
 	}
-	return api.ParseListQuery(v)
+	return apitype.ParseListQuery(v)
 }
 
 // nextCommand is the ps command line for the page after the instance
@@ -110,39 +97,33 @@ func (f psFlags) nextCommand(after string) string {
 	return strings.Join(args, " ")
 }
 
-func (a *app) printInstances(list []supervisor.Info, q api.ListQuery, server string) error {
-	if len(list) == 0 {
-		if q.Limit = 0; q == (api.ListQuery{}) {
-			a.printf("No instances (server %s)\n", server)
-		} else {
-			a.printf("No instances match (server %s)\n", server)
-		}
-		return nil
+func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, server string) error {
+	empty := "No instances (server " + server + ")"
+	if q.Limit = 0; q != (apitype.ListQuery{}) {
+		empty = "No instances match (server " + server + ")"
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tUNIT\tSTATE\tHEALTH\tPORT\tUPTIME\tRESTARTS\tMEMORY\tWEIGHT\tNOTE")
-	for _, i := range list {
+	header := []string{"INSTANCE", "UNIT", "STATE", "HEALTH", "PORT", "UPTIME", "RESTARTS", "MEMORY", "WEIGHT", "NOTE"}
+	return a.table(len(list), empty, header, func(k int) []string {
+		i := list[k]
 		mem := "-"
 		if i.MemoryBytes != nil {
 			mem = fmtBytes(*i.MemoryBytes)
 		}
 		health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
-		if i.State != supervisor.StateRunning {
+		if i.State != apitype.StateRunning {
 			health, uptime = "-", "-"
 		}
 		port := "-"
 		if i.Port > 0 {
 			port = itoa(i.Port)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", i.Name, i.Unit, i.State, health, port,
-			uptime, i.Restarts, mem, i.Weight, note(i))
-	}
-	return tw.Flush()
+		return []string{i.Name, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, itoa(i.Weight), note(i)}
+	})
 }
 
 // note says what else is true of an instance: a config change waiting for
 // its restart, an orphan of a removed service, a keep-awake, a throttle.
-func note(i supervisor.Info) string {
+func note(i apitype.Instance) string {
 	var n []string
 	if i.RestartPending {
 		n = append(n, "restart pending")
@@ -163,8 +144,8 @@ func note(i supervisor.Info) string {
 }
 
 func stateNames() []string {
-	out := make([]string, len(supervisor.States))
-	for i, s := range supervisor.States {
+	out := make([]string, len(apitype.States))
+	for i, s := range apitype.States {
 		out[i] = string(s)
 	}
 	return out

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenement/tenement/api"
+	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/supervisor"
 )
 
 // psServer answers GET /api/instances over a unix socket from a fixed,
@@ -31,24 +30,25 @@ func newPSServer(t *testing.T, all ...string) *psServer {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.queries = append(s.queries, r.URL.RawQuery)
-		q, err := api.ParseListQuery(r.URL.Query())
+		q, err := apitype.ParseListQuery(r.URL.Query())
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
-		out := []supervisor.Info{}
+		out := []apitype.Instance{}
+		var last names.Instance
 		for _, name := range all {
 			n, _ := names.Parse(name)
 			if !q.After.Less(n) && !q.After.IsZero() {
 				continue
 			}
 			if q.Limit > 0 && len(out) == q.Limit {
-				q.After = out[len(out)-1].Instance
+				q.After = last
 				w.Header().Set("Link", "</api/instances?"+q.Values().Encode()+`>; rel="next"`)
 				break
 			}
-			out = append(out, supervisor.Info{Instance: n, Name: name, Unit: n.Unit(), State: supervisor.StateAsleep})
+			out, last = append(out, apitype.Instance{Name: name, Unit: n.Unit(), State: apitype.StateAsleep}), n
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)

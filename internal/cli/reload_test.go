@@ -58,13 +58,13 @@ func TestConfigReloadOfABadFile(t *testing.T) {
 		}
 	}
 	write(fmt.Sprintf("[settings]\napi_socket = %q\n[service.broken]\ncommand = \"/bin/true\"\nisolation = \"vm\"\n", sock))
-	code, _, errOut := ten("--config", path, "config", "reload")
+	code, _, errOut := tenIn(nil, "--config", path, "config", "reload")
 	if code != 1 || calls.Load() != 1 || errOut != "ten: "+refusal+"\n" {
 		t.Errorf("invalid config: exit %d, %d calls to the daemon, %q; want 1, 1 and the daemon's refusal", code, calls.Load(), errOut)
 	}
 
 	write("[settings\n")
-	code, _, errOut = ten("--config", path, "config", "reload")
+	code, _, errOut = tenIn(nil, "--config", path, "config", "reload")
 	if code != 1 || calls.Load() != 1 || !strings.HasPrefix(errOut, "ten: "+path+":") {
 		t.Errorf("not TOML: exit %d, %d calls, %q; want the file's own error and no call", code, calls.Load(), errOut)
 	}

@@ -29,22 +29,14 @@ old version when you are done with it.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.Route(ctx, args[0], fromN.ID, toN.ID)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Routed traffic: %s -> %s\n  %s weight = %d\n  %s weight = %d\n",
-				r.FromInstance, r.ToInstance, r.FromInstance, r.FromWeight, r.ToInstance, r.ToWeight)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.Route(ctx, args[0], fromN.ID, toN.ID)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Routed traffic: %s -> %s\n  %s weight = %d\n  %s weight = %d\n",
+						r.FromInstance, r.ToInstance, r.FromInstance, r.FromWeight, r.ToInstance, r.ToWeight)
+					return nil
+				})
+			})
 		},
 	}
 	f := cmd.Flags()

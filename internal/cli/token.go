@@ -3,22 +3,68 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/client"
-	"github.com/tenement/tenement/store"
 )
+
+// Tokens are made, listed and revoked by the daemon, through its API: the
+// local socket is admin, so root and the tenement group need no token to
+// make the first one.
 
 func (a *app) tokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "List and revoke API tokens (ten token-gen creates them)",
+		Short: "Create, list and revoke API tokens (admin)",
 	}
-	cmd.AddCommand(a.tokenListCmd(), a.tokenRevokeCmd())
+	cmd.AddCommand(a.tokenCreateCmd("create"), a.tokenListCmd(), a.tokenRevokeCmd())
+	return cmd
+}
+
+// tokenGenCmd is `ten token create` under the original's name.
+func (a *app) tokenGenCmd() *cobra.Command {
+	cmd := a.tokenCreateCmd("token-gen")
+	cmd.Hidden = true
+	return cmd
+}
+
+func (a *app) tokenCreateCmd(use string) *cobra.Command {
+	var tenant, description string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Create an API token (admin, or --tenant T) and print it once",
+		Long: `Create an API token and print it alone on the first line of stdout. It is
+shown only this once: tenement keeps only its hash. ten token-gen is the
+same command, under the original's name.
+
+Without --tenant the token is an admin token. With --tenant T it reads the
+instances whose id is T (list, health, logs, storage, metrics), may restart
+them and keep them awake; nothing else.
+
+The daemon creates the token (POST /api/tokens): it must be running.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				nt, err := c.CreateToken(ctx, tenant, description)
+				return a.print(err, asJSON, nt, func() error {
+					a.Printf("%s\n", nt.Token)
+					scope := "an admin token"
+					if nt.Tenant != "" {
+						scope = "a token for tenant " + nt.Tenant
+					}
+					fmt.Fprintf(a.Stderr, "Created %s, id %s. It is shown only this once; send it as \"Authorization: Bearer <token>\" or set TENEMENT_TOKEN.\n", scope, nt.ID)
+					return nil
+				})
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant", "", "scope the token to this tenant id (default: an admin token)")
+	f.StringVar(&description, "description", "", "what the token is for (shown by ten token list)")
+	f.BoolVar(&asJSON, "json", false, `print JSON: {"id", "token", "tenant", ...}`)
 	return cmd
 }
 
@@ -30,55 +76,23 @@ func (a *app) tokenListCmd() *cobra.Command {
 		Short:   "List API tokens: id, scope, description, creation time (never the secrets)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			list, err := a.listTokens(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(list)
-			}
-			if len(list) == 0 {
-				a.printf("No tokens (ten token-gen creates one)\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCOPE\tCREATED\tDESCRIPTION")
-			for _, t := range list {
-				scope := "admin"
-				if t.Tenant != "" {
-					scope = "tenant:" + t.Tenant
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description)
-			}
-			return tw.Flush()
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				list, err := c.Tokens(ctx)
+				return a.print(err, asJSON, list, func() error {
+					return a.table(len(list), "No tokens (ten token create makes one)", []string{"ID", "SCOPE", "CREATED", "DESCRIPTION"},
+						func(i int) []string {
+							t, scope := list[i], "admin"
+							if t.Tenant != "" {
+								scope = "tenant:" + t.Tenant
+							}
+							return []string{t.ID, scope, t.CreatedAt.Local().Format(time.DateTime), t.Description}
+						})
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func (a *app) listTokens(ctx context.Context) ([]api.TokenInfo, error) {
-	var out []api.TokenInfo
-	done, err := a.withStore(func(st *store.Store) error {
-		list, err := st.Tokens()
-		for _, t := range list {
-			out = append(out, api.TokenInfo{ID: t.ID, Tenant: t.Tenant, Admin: t.Tenant == "", Description: t.Description, CreatedAt: t.CreatedAt})
-		}
-		return err
-	})
-	if done || err != nil {
-		if out == nil {
-			out = []api.TokenInfo{}
-		}
-		return out, err
-	}
-	c, err := a.client()
-	if err != nil {
-		return nil, err
-	}
-	return c.Tokens(ctx)
 }
 
 func (a *app) tokenRevokeCmd() *cobra.Command {
@@ -87,32 +101,13 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke an API token by its id (see ten token list); it stops working at once",
 		Args:  exactArgs(1, "a token id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			id := args[0]
-			done, err := a.withStore(func(st *store.Store) error {
-				tok, err := st.RevokeToken(id)
-				auditOffline(st, "token-revoke", "token:"+id, scopeDetailsOK(tok, err), err)
-				return err
-			})
-			if !done && err == nil {
-				var c *client.Client
-				if c, err = a.client(); err == nil {
-					err = c.RevokeToken(ctx, id)
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				if err := c.RevokeToken(ctx, args[0]); err != nil {
+					return err
 				}
-			}
-			if err != nil {
-				return err
-			}
-			a.printf("Revoked token %s\n", id)
-			return nil
+				a.Printf("Revoked token %s\n", args[0])
+				return nil
+			})
 		},
 	}
-}
-
-func scopeDetailsOK(tok store.Token, err error) string {
-	if err != nil {
-		return ""
-	}
-	return scopeDetails(tok.Tenant)
 }

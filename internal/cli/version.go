@@ -13,11 +13,10 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if asJSON {
-				return a.printJSON(map[string]string{"version": version, "go": runtime.Version()})
-			}
-			a.printf("ten %s (%s)\n", version, runtime.Version())
-			return nil
+			return a.print(nil, asJSON, map[string]string{"version": version, "go": runtime.Version()}, func() error {
+				a.Printf("ten %s (%s)\n", version, runtime.Version())
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -26,21 +26,13 @@ func (a *app) weightCmd() *cobra.Command {
 			if err != nil || w < 0 || w > 100 {
 				return fmt.Errorf("%w: weight %q: want an integer 0–100", errdefs.ErrInvalid, args[1])
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), client.DefaultTimeout)
-			defer cancel()
-			r, err := c.SetWeight(ctx, n, w)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printf("Set %s weight to %d\n", r.Instance, r.Weight)
-			return nil
+			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
+				r, err := c.SetWeight(ctx, n, w)
+				return a.print(err, asJSON, r, func() error {
+					a.Printf("Set %s weight to %d\n", r.Instance, r.Weight)
+					return nil
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

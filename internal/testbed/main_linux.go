@@ -46,7 +46,7 @@ func Main(m *testing.M, setup func(share string) error) int {
 	}
 	noManager = err.Error()
 	fmt.Fprintf(os.Stderr, "testbed: no systemd manager (%s); running on the host, tests that Require it will %s\n",
-		noManager, map[bool]string{false: "skip", true: "fail"}[os.Getenv("CI") != "" || os.Getenv(EnvRequire) == "1"])
+		noManager, map[bool]string{false: "skip", true: "fail"}[Strict()])
 	return m.Run()
 }
 

@@ -1,11 +1,13 @@
-package cli
+package servecmd
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,10 +16,11 @@ import (
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/internal/cli"
 	"github.com/tenement/tenement/store"
 )
 
-func (a *app) storeCmd() *cobra.Command {
+func storeCmd(e *cli.Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
 		Short: "Check the daemon's store, or rebuild a corrupt one from systemd's units",
@@ -32,17 +35,17 @@ status); ten store check exits 78 too. Then stop the daemon and its socket
 (systemctl stop tenement.socket tenement.service), run ten store recover,
 and start them again.`,
 	}
-	cmd.AddCommand(a.storeCheckCmd(), a.storeRecoverCmd())
+	cmd.AddCommand(storeCheckCmd(e), storeRecoverCmd(e))
 	return cmd
 }
 
-func (a *app) storeCheckCmd() *cobra.Command {
+func storeCheckCmd(e *cli.Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
 		Short: "Check every page and record of the store without changing it (daemon stopped)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.storeConfig()
+			cfg, err := storeConfig(e)
 			if err != nil {
 				return err
 			}
@@ -50,15 +53,15 @@ func (a *app) storeCheckCmd() *cobra.Command {
 			if err := storeState(cfg, store.Verify(cfg.Settings.DataDir), false); err != nil {
 				return err
 			}
-			a.printf("store %s is healthy\n", path)
+			e.Printf("store %s is healthy\n", path)
 			return nil
 		},
 	}
 }
 
 // storeConfig loads the config whose data dir holds the store.
-func (a *app) storeConfig() (*config.Config, error) {
-	path := config.Find(a.configPath)
+func storeConfig(e *cli.Env) (*config.Config, error) {
+	path := config.Find(e.ConfigPath)
 	if path == "" {
 		return nil, fmt.Errorf("store: no config file: pass --config FILE or set TENEMENT_CONFIG (the store is in its data_dir)")
 	}
@@ -76,7 +79,7 @@ func storeState(cfg *config.Config, err error, recovering bool) error {
 		if recovering {
 			return nil
 		}
-		return fmt.Errorf("%w; tenants keep running; run: %s", err, recoverCommand(cfg.Path))
+		return corruptStatus(err, cfg.Path)
 	case errors.Is(err, fs.ErrNotExist):
 		if recovering {
 			return nil
@@ -115,14 +118,14 @@ type recoveredUnit struct {
 
 // lost is what a rebuilt store cannot know: only the units carry anything.
 var lost = []string{
-	"API tokens: create new ones (ten token-gen)",
+	"API tokens: create new ones (ten token create)",
 	"routing weights: every recovered instance has weight 0 (ten weight, ten route)",
 	"failed marks and restart counts",
 	"the audit log (the old file keeps it)",
 	"instances that were asleep: they had no unit (ten spawn them again; their data dirs are kept)",
 }
 
-func (a *app) storeRecoverCmd() *cobra.Command {
+func storeRecoverCmd(e *cli.Env) *cobra.Command {
 	var force, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "recover",
@@ -139,7 +142,7 @@ store without --force. Start the daemon afterwards: it re-adopts the
 running instances without restarting them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.storeConfig()
+			cfg, err := storeConfig(e)
 			if err != nil {
 				return err
 			}
@@ -153,15 +156,15 @@ running instances without restarting them.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			r, err := a.recoverStore(ctx, cfg)
+			r, err := recoverStore(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			r.Corrupt = errors.Is(verr, store.ErrCorrupt)
 			if asJSON {
-				return a.printJSON(r)
+				return e.PrintJSON(r)
 			}
-			return a.printRecovery(r)
+			return printRecovery(e, r)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "rebuild even a healthy store")
@@ -169,7 +172,7 @@ running instances without restarting them.`,
 	return cmd
 }
 
-func (a *app) recoverStore(ctx context.Context, cfg *config.Config) (*recoverReport, error) {
+func recoverStore(ctx context.Context, cfg *config.Config) (*recoverReport, error) {
 	sd, err := dbusapi.Dial(ctx, dbusapi.Options{})
 	if err != nil {
 		return nil, err
@@ -184,23 +187,25 @@ func (a *app) recoverStore(ctx context.Context, cfg *config.Config) (*recoverRep
 		return nil, err
 	}
 	if st, err := store.Open(cfg.Settings.DataDir, time.Second); err == nil {
-		auditOffline(st, "store-recover", r.Store, fmt.Sprintf("recovered=%d", len(r.records)), nil)
+		// The new store's first entry: the daemon was not there to record it.
+		_, _ = st.Audit(store.AuditEntry{Actor: "uid:" + strconv.Itoa(os.Getuid()), Action: "store-recover", Target: r.Store,
+			Details: fmt.Sprintf("recovered=%d (daemon not running)", len(r.records)), Result: "ok"})
 		st.Close()
 	}
 	return r, nil
 }
 
-func (a *app) printRecovery(r *recoverReport) error {
+func printRecovery(e *cli.Env, r *recoverReport) error {
 	if r.Aside != "" {
 		old := "old"
 		if r.Corrupt {
 			old = "corrupt"
 		}
-		a.printf("Moved the %s store aside: %s\n", old, r.Aside)
+		e.Printf("Moved the %s store aside: %s\n", old, r.Aside)
 	}
-	a.printf("Created a new store: %s\n", r.Store)
-	a.printf("Recovered %d instances from their systemd units, with weight 0:\n", len(r.Recovered))
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	e.Printf("Created a new store: %s\n", r.Store)
+	e.Printf("Recovered %d instances from their systemd units, with weight 0:\n", len(r.Recovered))
+	tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 	for _, u := range r.Recovered {
 		fmt.Fprintf(tw, "  %s\tport %d\t%s\t%s\n", u.Instance, u.Port, u.Unit, u.State)
 	}
@@ -208,9 +213,9 @@ func (a *app) printRecovery(r *recoverReport) error {
 		return err
 	}
 	for _, s := range r.Skipped {
-		a.printf("Skipped %s\n", s)
+		e.Printf("Skipped %s\n", s)
 	}
-	a.printf("Lost: %s.\n", strings.Join(r.Lost, "; "))
-	a.printf("Now start the daemon (systemctl start tenement.socket tenement.service): it re-adopts the running instances.\n")
+	e.Printf("Lost: %s.\n", strings.Join(r.Lost, "; "))
+	e.Printf("Now start the daemon (systemctl start tenement.socket tenement.service): it re-adopts the running instances.\n")
 	return nil
 }

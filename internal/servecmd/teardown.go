@@ -1,9 +1,9 @@
-package cli
+package servecmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -11,14 +11,13 @@ import (
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
-	"github.com/tenement/tenement/names"
-	"github.com/tenement/tenement/units"
+	"github.com/tenement/tenement/internal/cli"
 )
 
 // teardownCmd is what the package's prerm runs when tenement is removed,
 // after it stopped the daemon: a removed tenement must not leave tenants
 // running that nothing supervises any more. An upgrade never runs it.
-func (a *app) teardownCmd() *cobra.Command {
+func teardownCmd(e *cli.Env) *cobra.Command {
 	return &cobra.Command{
 		Use:    "teardown",
 		Hidden: true,
@@ -31,64 +30,67 @@ stopping tenement.service.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			marker := config.DefaultDataDir
-			if path := config.Find(a.configPath); path != "" {
+			if path := config.Find(e.ConfigPath); path != "" {
 				cfg, err := config.Load(path)
 				if err != nil {
-					fmt.Fprintf(a.stderr, "ten: teardown: %v; using the default data dir %s as the marker\n", oneLine(err.Error()), marker)
+					fmt.Fprintf(e.Stderr, "ten: teardown: %v; using the default data dir %s as the marker\n", cli.OneLine(err.Error()), marker)
 				} else {
 					marker = cfg.Settings.DataDir
 				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			return a.teardown(ctx, marker)
+			return teardown(ctx, e, marker)
 		},
 	}
 }
 
-func (a *app) teardown(ctx context.Context, marker string) error {
+// unitStopper is what teardown asks systemd; *dbusapi.Conn has it.
+type unitStopper interface {
+	unitReader
+	Stop(ctx context.Context, name string) error
+	ResetFailed(ctx context.Context, name string) error
+}
+
+var _ unitStopper = (*dbusapi.Conn)(nil)
+
+func teardown(ctx context.Context, e *cli.Env, marker string) error {
 	sd, err := dbusapi.Dial(ctx, dbusapi.Options{})
 	if err != nil {
 		return err
 	}
 	defer sd.Close()
-	list, err := sd.List(ctx, names.UnitPattern)
-	if err != nil {
-		return err
-	}
+	return stopUnits(ctx, e, sd, marker)
+}
+
+// stopUnits stops every unit of the daemon whose marker is marker: the
+// sockets first, so that no connection starts a service again, then the
+// services. It goes on past a unit it cannot read or stop, and says which
+// at the end.
+func stopUnits(ctx context.Context, e *cli.Env, sd unitStopper, marker string) error {
+	ours, err := ourUnits(ctx, sd, marker)
+	errs := []error{err}
 	var sockets, services []string
-	seen := map[names.Instance]bool{}
-	for _, u := range list {
-		n, err := names.FromUnit(u.Name)
-		if err != nil || seen[n] {
-			continue
-		}
-		seen[n] = true
-		st, err := sd.State(ctx, n.Unit())
-		if err != nil || !st.Loaded() || !units.HasMarker(st.Environment, marker) {
-			continue
-		}
-		sockets = append(sockets, n.SocketUnit())
-		services = append(services, n.Unit())
+	for _, u := range ours {
+		sockets = append(sockets, u.n.SocketUnit())
+		services = append(services, u.n.Unit())
 	}
-	sort.Strings(services)
-	var errs []string
-	// Sockets first, so that no connection starts a service again.
 	for _, u := range append(sockets, services...) {
 		if st, err := sd.State(ctx, u); err != nil || !st.Loaded() {
 			continue
 		}
 		if err := sd.Stop(ctx, u); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 			continue
 		}
 		_ = sd.ResetFailed(ctx, u)
 		if strings.HasSuffix(u, ".service") {
-			a.printf("stopped %s\n", u)
+			e.Printf("stopped %s\n", u)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("teardown: %s", strings.Join(errs, "; "))
+	if err := errors.Join(errs...); err != nil {
+		// One line, every unit named: the package's prerm prints it.
+		return fmt.Errorf("teardown: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return nil
 }

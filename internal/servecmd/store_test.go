@@ -1,6 +1,7 @@
-package cli
+package servecmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,9 +13,18 @@ import (
 
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/internal/cli"
 	"github.com/tenement/tenement/store"
 	"github.com/tenement/tenement/units"
 )
+
+// ten runs ten with the server side's commands and returns its exit
+// status, stdout and stderr.
+func ten(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr}, args, Commands...)
+	return code, stdout.String(), stderr.String()
+}
 
 // fakeUnits is systemd's view of units at the D-Bus boundary.
 type fakeUnits struct {
