@@ -70,6 +70,8 @@ func TestPolicyErrors(t *testing.T) {
 		{`probe_paths = ["health"]`, `service.web.probe_paths[0]: "health": want a path starting with "/"`},
 		{`idle_action = "throttle"`, `service.web.idle_action: "throttle" needs an idle_timeout`},
 		{`keep_awake_wake = true`, `service.web.keep_awake_wake: needs keep_awake windows`},
+		{`health = "/health check"`, `service.web.health: "/health check": want a path starting with "/", without spaces`},
+		{"health = \"/h\\r\\nX: y\"", `without spaces or control characters`},
 	} {
 		_, err := Parse("/etc/t.toml", []byte("[service.web]\ncommand = \"x\"\n"+tt.toml+"\n"))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

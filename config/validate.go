@@ -290,8 +290,8 @@ func (s *Service) validate(p *problems, key, cfgPath string) {
 	} else if _, err := splitCommand(s.Command, s.Args); err != nil {
 		p.add(key+".command", "%v", err)
 	}
-	if s.Health != "" && !strings.HasPrefix(s.Health, "/") {
-		p.add(key+".health", "%q: want a path starting with \"/\"", s.Health)
+	if s.Health != "" && (!strings.HasPrefix(s.Health, "/") || strings.IndexFunc(s.Health, notURIChar) >= 0) {
+		p.add(key+".health", "%q: want a path starting with \"/\", without spaces or control characters (escape them: %%20)", s.Health)
 	}
 	oneOf(p, key+".isolation", s.Isolation, IsolationProcess, IsolationNamespace, IsolationSandbox)
 	oneOf(p, key+".ready", s.Ready, ReadyHealth, ReadyNotify, ReadyTCP)
@@ -516,3 +516,7 @@ func (c *Config) serviceNames() []string {
 	sort.Strings(out)
 	return out
 }
+
+// notURIChar reports a character that may not appear unescaped in a
+// request line: spaces, control characters and non-ASCII.
+func notURIChar(r rune) bool { return r <= ' ' || r >= 0x7f }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -478,32 +477,3 @@ type startError struct{ msg string }
 
 func (e *startError) Error() string { return e.msg }
 func (e *startError) Unwrap() error { return errdefs.ErrUnavailable }
-
-// healthClient is the health checker's HTTP client: no keep-alive (a check
-// must not hold a connection that counts as activity), no proxy.
-var healthClient = &http.Client{
-	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
-}
-
-// checkHTTP GETs path on address; only a 2xx status is healthy.
-func checkHTTP(ctx context.Context, address, path string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+address+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", "tenement-health")
-	resp, err := healthClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("health %s returned %s", path, resp.Status)
-	}
-	return nil
-}
