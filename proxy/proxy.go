@@ -109,13 +109,15 @@ func NewTransport() *http.Transport {
 			Timeout:   5 * time.Second,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 256,
+		// An idle connection to an app costs ~20 KiB (two goroutines, two
+		// 4 KiB buffers: the default sizes, which large bodies bypass)
+		// and holds the app's side open; 30s keeps them for the next
+		// requests of a busy tenant and lets those of quiet ones go.
+		IdleConnTimeout:       30 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        32 << 10,
 	}
 }
 
