@@ -20,7 +20,7 @@ func TestCreateRegistersManyAsleep(t *testing.T) {
 		t.Errorf("a tenant token: %d %s, want 403", status, out)
 	}
 	status, _, out := a.call(t, http.MethodPost, "/api/instances", "local", strings.NewReader(body))
-	if status != http.StatusOK || strings.TrimSpace(out) != "{\n  \"created\": 1000,\n  \"known\": 0\n}" {
+	if status != http.StatusOK || strings.TrimSpace(out) != `{"created":1000,"known":0}` {
 		t.Fatalf("create: %d %s", status, out)
 	}
 	_, _, out = a.call(t, http.MethodGet, "/api/instances?accounting=false", "local", nil)
