@@ -328,7 +328,17 @@ func (fakeMetrics) ServeMetrics(w http.ResponseWriter, _ *http.Request, scope fu
 	fmt.Fprintf(w, "series of %s\n", strings.Join(in, " "))
 }
 
-func (fakeMetrics) Activity() map[names.Instance]metrics.Activity { return nil }
+// Activity: alice woke twice (a request and a schedule; 300ms together)
+// and answered 3 probes asleep; bob woke once (100ms), failed once, and
+// answered 1 probe. A tenant's summary adds up its own only.
+func (fakeMetrics) Activity() map[names.Instance]metrics.Activity {
+	a, _ := names.Parse("notes:alice")
+	b, _ := names.Parse("notes:bob")
+	return map[names.Instance]metrics.Activity{
+		a: {Requests: 5, Wakes: 2, WakesByCause: [4]uint64{1, 0, 0, 1}, WakeTime: 300 * time.Millisecond, Asleep: 10 * time.Second, Probes: 3},
+		b: {Requests: 1, Wakes: 2, WakeErrors: 1, WakesByCause: [4]uint64{2, 0, 0, 0}, WakeTime: 100 * time.Millisecond, Asleep: 5 * time.Second, Probes: 1},
+	}
+}
 
 // fakeCredentials holds one credential, DB_PASSWORD, of every target.
 type fakeCredentials struct{ *changeLog }

@@ -167,15 +167,26 @@ var (
 	alice, bob   = inst("alice", 21001), inst("bob", 21002)
 	aliceStarted = `{"instance":"notes:alice","socket":"127.0.0.1:21001","port":21001,"state":"running","unit":"tenement@notes-alice.service"}`
 	// summaryOf is the summary of an admin ("" tenant) or a tenant, of n
-	// running instances.
+	// running instances, with fakeMetrics' activity of the instances it
+	// reads: a tenant's counts are its own only.
 	summaryOf = func(tenant string, n int) string {
 		scope := `"scope":"admin"`
+		activity := `"wakes_total":4,"wake_errors_total":1,"requests_total":6,` +
+			`"wakes_by_cause":\{"deploy":0,"request":3,"schedule":1,"spawn":0\},"wake_avg_ms":133.3,"asleep_seconds_total":15,"probes_answered_total":4`
+		switch tenant {
+		case "alice":
+			activity = `"wakes_total":2,"wake_errors_total":0,"requests_total":5,` +
+				`"wakes_by_cause":\{"deploy":0,"request":1,"schedule":1,"spawn":0\},"wake_avg_ms":150,"asleep_seconds_total":10,"probes_answered_total":3`
+		case "bob":
+			activity = `"wakes_total":2,"wake_errors_total":1,"requests_total":1,` +
+				`"wakes_by_cause":\{"deploy":0,"request":2,"schedule":0,"spawn":0\},"wake_avg_ms":100,"asleep_seconds_total":5,"probes_answered_total":1`
+		}
 		if tenant != "" {
 			scope = `"scope":"tenant","tenant":"` + tenant + `"`
 		}
 		return `~\{` + scope + `,"instances":` + fmt.Sprint(n) +
 			`,"states":\{"asleep":0,"failed":0,"running":` + fmt.Sprint(n) + `,"starting":0,"stopping":0\},` +
-			`"restarts":0,"wakes_last_minute":0,"wakes_total":0,"wake_errors_total":0,"requests_total":0,"time":"[^"]+"\}`
+			`"restarts":0,"wakes_last_minute":0,` + activity + `,"time":"[^"]+"\}`
 	}
 )
 

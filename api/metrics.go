@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -53,6 +54,8 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) er
 	if s.Metrics != nil {
 		acts = s.Metrics.Activity()
 	}
+	var byCause [len(metrics.Causes)]uint64
+	var wakeTime, asleep time.Duration
 	for _, i := range s.readable(r.Context(), id, false) {
 		out.Instances++
 		out.States[i.State]++
@@ -62,7 +65,21 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request, id Identity) er
 		out.Wakes += a.Wakes
 		out.WakeErrors += a.WakeErrors
 		out.Requests += a.Requests
+		out.Probes += a.Probes
+		for k, c := range a.WakesByCause {
+			byCause[k] += c
+		}
+		wakeTime += a.WakeTime
+		asleep += a.Asleep
 	}
+	out.WakesByCause = make(map[string]uint64, len(byCause))
+	for k, c := range byCause {
+		out.WakesByCause[string(metrics.Causes[k])] = c
+	}
+	if ok := out.Wakes - out.WakeErrors; ok > 0 {
+		out.WakeAvgMS = math.Round(float64(wakeTime.Microseconds())/100/float64(ok)) / 10
+	}
+	out.AsleepSecs = asleep.Seconds()
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -185,5 +185,17 @@ type Summary struct {
 	Wakes           uint64        `json:"wakes_total"`
 	WakeErrors      uint64        `json:"wake_errors_total"`
 	Requests        uint64        `json:"requests_total"`
-	Time            time.Time     `json:"time"`
+	// WakesByCause counts the wakes by cause: request, spawn, deploy,
+	// schedule (every cause, with 0s).
+	WakesByCause map[string]uint64 `json:"wakes_by_cause"`
+	// WakeAvgMS is the mean time of the successful wakes, in
+	// milliseconds (to 0.1 ms); 0 without any.
+	WakeAvgMS float64 `json:"wake_avg_ms"`
+	// AsleepSecs is the time the instances spent asleep, counted when
+	// each woke.
+	AsleepSecs float64 `json:"asleep_seconds_total"`
+	// Probes counts the requests tenement answered for asleep instances
+	// without waking them (probe_paths, no_wake_user_agents).
+	Probes uint64    `json:"probes_answered_total"`
+	Time   time.Time `json:"time"`
 }

@@ -3,6 +3,8 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/tenement/tenement/metrics/metricstest"
 	"io"
 	"net"
 	"net/http"
@@ -86,9 +88,34 @@ func TestProbesNeverWake(t *testing.T) {
 	if i := d.info("web:alice"); i.State != apitype.StateAsleep {
 		t.Errorf("after probes: %s", i.State)
 	}
+	// /metrics counts them, and the wake below, by service.
+	counter := func(mfs map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+		s := metricstest.Series(mfs, name, labels)
+		if len(s) != 1 {
+			t.Fatalf("%s%v: %d series, want 1", name, labels, len(s))
+		}
+		return s[0].GetCounter().GetValue()
+	}
+	mfs := d.scrapeSocket()
+	if got := counter(mfs, "tenement_probes_answered_total", map[string]string{"service": "web", "kind": "probe_path"}); got != 50 {
+		t.Errorf("tenement_probes_answered_total{kind=probe_path} = %v, want 50", got)
+	}
+	if got := counter(mfs, "tenement_probes_answered_total", map[string]string{"service": "web", "kind": "user_agent"}); got != 1 {
+		t.Errorf("tenement_probes_answered_total{kind=user_agent} = %v, want 1", got)
+	}
 	// Awake, the same path reaches the app (the test app answers /healthz
 	// with its hello line).
 	d.must(host, "/")
+	mfs = d.scrapeSocket()
+	if got := counter(mfs, "tenement_service_wakes_total", map[string]string{"service": "web", "cause": "request", "result": "ok"}); got != 1 {
+		t.Errorf("request wakes of web = %v, want 1", got)
+	}
+	if got := counter(mfs, "tenement_service_wakes_total", map[string]string{"service": "web", "cause": "spawn", "result": "ok"}); got != 1 {
+		t.Errorf("spawn wakes of web = %v, want 1", got)
+	}
+	if got := counter(mfs, "tenement_asleep_seconds_total", map[string]string{"service": "web"}); got <= 0 {
+		t.Errorf("time asleep of web = %v, want > 0", got)
+	}
 	if code, body, _ := d.request(host, "/healthz"); code != 200 || !strings.Contains(body, "hello from web:alice") {
 		t.Errorf("probe of an awake instance: %d %q, want the app's answer", code, body)
 	}

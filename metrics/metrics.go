@@ -82,8 +82,23 @@ type Registry struct {
 
 // activity is what the registry has seen of one instance, for Activity.
 type activity struct {
-	requests, wakes, wakeErrors uint64
-	recent                      []time.Time // wakes within wakeWindow, oldest first
+	requests, wakes, wakeErrors, wakeOK, probes uint64
+	byCause                                     [len(Causes)]uint64
+	wakeTime                                    time.Duration // of the successful wakes
+	asleep                                      time.Duration // reported at wakes
+	recent                                      []time.Time   // wakes within wakeWindow, oldest first
+}
+
+// Causes are the causes of a wake, in the order of Activity.WakesByCause.
+var Causes = [...]supervisor.Cause{supervisor.CauseRequest, supervisor.CauseSpawn, supervisor.CauseDeploy, supervisor.CauseSchedule}
+
+func causeIndex(c supervisor.Cause) int {
+	for i, k := range Causes {
+		if k == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // Options configure a Registry.
@@ -206,23 +221,27 @@ func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duratio
 		r.svcWake.WithLabelValues(n.Service, string(cause)).Observe(d.Seconds())
 	}
 	r.svcWakes.WithLabelValues(n.Service, string(cause), result).Inc()
-	if cause != supervisor.CauseRequest {
-		// The per-instance series count what requests woke (the
-		// documented alerts on failed wakes); other starts are in the
-		// service's series only.
-		return
+	// The per-instance series count what requests woke (the documented
+	// alerts on failed wakes); other starts are in the service's series.
+	if cause == supervisor.CauseRequest {
+		if err == nil {
+			r.wakeTime.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
+		}
+		r.wakes.WithLabelValues(n.Service, n.ID, result).Inc()
 	}
-	if err == nil {
-		r.wakeTime.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
-	}
-	r.wakes.WithLabelValues(n.Service, n.ID, result).Inc()
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.activity(n)
 	a.wakes++
+	if i := causeIndex(cause); i >= 0 {
+		a.byCause[i]++
+	}
 	if err != nil {
 		a.wakeErrors++
+	} else {
+		a.wakeOK++
+		a.wakeTime += d
 	}
 	a.recent = append(trimWakes(a.recent, now), now)
 	if len(a.recent) > maxRecentWakes {
@@ -233,12 +252,21 @@ func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duratio
 // Slept records how long an instance was asleep (supervisor.Observer).
 func (r *Registry) Slept(n names.Instance, d time.Duration) {
 	r.asleep.WithLabelValues(n.Service).Add(d.Seconds())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.activity(n).asleep += d
 }
 
 // Probe records a request answered for an asleep instance without waking
 // it (proxy.Prober).
 func (r *Registry) Probe(n names.Instance, kind string) {
+	if !r.admit(n) {
+		return
+	}
 	r.probes.WithLabelValues(n.Service, kind).Inc()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.activity(n).probes++
 }
 
 // Restarted records a restart (supervisor.Observer).
@@ -286,8 +314,17 @@ func (r *Registry) admit(n names.Instance) bool {
 // started.
 type Activity struct {
 	Requests   uint64
-	Wakes      uint64 // successful and failed
+	Wakes      uint64 // successful and failed, whatever their cause
 	WakeErrors uint64
+	// WakesByCause counts the wakes by cause, in the order of Causes.
+	WakesByCause [len(Causes)]uint64
+	// WakeTime is the time the successful wakes (Wakes - WakeErrors)
+	// took, together.
+	WakeTime time.Duration
+	// Asleep is the time the instance spent asleep, counted at each wake.
+	Asleep time.Duration
+	// Probes counts the requests answered without waking it.
+	Probes uint64
 	// RecentWakes counts the wakes of the last minute.
 	RecentWakes int
 }
@@ -300,7 +337,8 @@ func (r *Registry) Activity() map[names.Instance]Activity {
 	out := make(map[names.Instance]Activity, len(r.acts))
 	for n, a := range r.acts {
 		a.recent = trimWakes(a.recent, now)
-		out[n] = Activity{Requests: a.requests, Wakes: a.wakes, WakeErrors: a.wakeErrors, RecentWakes: len(a.recent)}
+		out[n] = Activity{Requests: a.requests, Wakes: a.wakes, WakeErrors: a.wakeErrors, WakesByCause: a.byCause,
+			WakeTime: a.wakeTime, Asleep: a.asleep, Probes: a.probes, RecentWakes: len(a.recent)}
 	}
 	return out
 }

@@ -328,13 +328,21 @@ func TestActivityWindow(t *testing.T) {
 	r, _, clk := newTestRegistry(t, info("web:alice", supervisor.StateRunning))
 	r.Woke(alice, supervisor.CauseRequest, time.Second, nil)
 	clk.add(45 * time.Second)
-	r.Woke(alice, supervisor.CauseRequest, time.Second, errors.New("no"))
+	r.Woke(alice, supervisor.CauseSchedule, time.Second, errors.New("no"))
 	r.Request(alice, 200, time.Millisecond)
+	r.Slept(alice, time.Hour)
+	r.Probe(alice, "probe_path")
+	r.Probe(inst("web:ghost"), "probe_path") // not an instance: not counted
 	got := r.Activity()[alice]
-	if want := (Activity{Requests: 1, Wakes: 2, WakeErrors: 1, RecentWakes: 2}); got != want {
+	want := Activity{Requests: 1, Wakes: 2, WakeErrors: 1, WakesByCause: [4]uint64{1, 0, 0, 1},
+		WakeTime: time.Second, Asleep: time.Hour, Probes: 1, RecentWakes: 2}
+	if got != want {
 		t.Errorf("activity %+v, want %+v", got, want)
 	}
 	clk.add(30 * time.Second)
+	if _, ok := r.Activity()[inst("web:ghost")]; ok {
+		t.Error("a probe for an unknown instance made activity")
+	}
 	if got := r.Activity()[alice]; got.RecentWakes != 1 || got.Wakes != 2 {
 		t.Errorf("after 75s: %+v, want 1 recent of 2", got)
 	}

@@ -143,7 +143,10 @@ try {
   const wakes = Number(await page.locator('#s-wakes').textContent());
   const requests = Number(await page.locator('#s-requests').textContent());
   if (!(wakes >= 1 && requests >= 3)) fail(`summary: ${wakes} wakes in the last minute, ${requests} requests; want >= 1 and >= 3`);
-  ok(`the summary counts ${all.length} instances, 2 awake, ${wakes} wake(s) in the last minute, ${requests} requests`);
+  const wakeTime = (await page.locator('#s-wake-time').textContent()).trim();
+  if (!/^[\d.,]+ ms$/.test(wakeTime)) fail(`summary: wake time ${JSON.stringify(wakeTime)}, want "N ms"`);
+  if (!/request [1-9]/.test(await page.locator('#s-wake-time').getAttribute('title'))) fail('summary: no request wakes by cause');
+  ok(`the summary counts ${all.length} instances, 2 awake, ${wakes} wake(s) in the last minute, ${requests} requests, wakes of ${wakeTime} on average`);
   for (const col of ['state', 'health', 'weight', 'uptime', 'memory', 'cpu', 'restarts', 'wake']) {
     const text = (await page.locator(`#rows tr[data-instance="${tenantInstance}"] td[data-col="${col}"]`).textContent()).trim();
     if (!text) fail(`column ${col} is empty`);

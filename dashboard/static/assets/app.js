@@ -133,6 +133,7 @@
   }
 
   const fmtInt = new Intl.NumberFormat();
+  const fmtMs = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
   // ---- sign in and out ---------------------------------------------------
 
@@ -247,6 +248,13 @@
     $('s-failed').textContent = fmtInt.format(st.failed || 0);
     $('s-wakes').textContent = fmtInt.format(s.wakes_last_minute);
     $('s-requests').textContent = fmtInt.format(s.requests_total);
+    const ok = s.wakes_total - s.wake_errors_total;
+    $('s-wake-time').textContent = ok > 0 ? `${fmtMs.format(s.wake_avg_ms)} ms` : '–';
+    const causes = s.wakes_by_cause || {};
+    $('s-wake-time').title = 'Wakes by cause: ' + Object.keys(causes).sort()
+      .map((c) => `${c} ${fmtInt.format(causes[c])}`).join(', ');
+    $('s-asleep-time').textContent = fmtDuration(Math.round(s.asleep_seconds_total || 0));
+    $('s-probes').textContent = fmtInt.format(s.probes_answered_total || 0);
   }
 
   const COLUMNS = ['state', 'health', 'weight', 'uptime', 'memory', 'cpu', 'restarts', 'wake', 'actions'];
