@@ -3,6 +3,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/supervisor"
 )
 
@@ -60,14 +61,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	count := map[supervisor.State]int{}
 	list, _ := src.List(supervisor.ListOptions{Accounting: true})
+	var asleep []names.Instance
 	for _, i := range list {
 		count[i.State]++
 		if i.State != supervisor.StateAsleep {
+			collectInstance(ch, i)
+		} else {
 			// An asleep instance has no series of its own: at 10 000
 			// mostly asleep tenants the scrape stays small.
-			collectInstance(ch, i)
+			asleep = append(asleep, i.Instance)
 		}
 	}
+	c.r.dropAsleep(asleep)
 	for _, s := range states {
 		ch <- prometheus.MustNewConstMetric(descInstances, prometheus.GaugeValue, float64(count[s]), string(s))
 	}

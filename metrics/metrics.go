@@ -83,6 +83,7 @@ type Registry struct {
 // activity is what the registry has seen of one instance, for Activity.
 type activity struct {
 	requests, wakes, wakeErrors, wakeOK, probes uint64
+	series                                      bool // has per-instance event series
 	byCause                                     [len(Causes)]uint64
 	wakeTime                                    time.Duration // of the successful wakes
 	asleep                                      time.Duration // reported at wakes
@@ -208,7 +209,9 @@ func (r *Registry) Request(n names.Instance, status int, d time.Duration) {
 	r.requests.WithLabelValues(n.Service, n.ID, statusClass(status)).Inc()
 	r.latency.WithLabelValues(n.Service, n.ID).Observe(d.Seconds())
 	r.mu.Lock()
-	r.activity(n).requests++
+	a := r.activity(n)
+	a.requests++
+	a.series = true
 	r.mu.Unlock()
 }
 
@@ -234,6 +237,7 @@ func (r *Registry) Woke(n names.Instance, cause supervisor.Cause, d time.Duratio
 	defer r.mu.Unlock()
 	a := r.activity(n)
 	a.wakes++
+	a.series = a.series || cause == supervisor.CauseRequest
 	if i := causeIndex(cause); i >= 0 {
 		a.byCause[i]++
 	}
@@ -272,21 +276,49 @@ func (r *Registry) Probe(n names.Instance, kind string) {
 // Restarted records a restart (supervisor.Observer).
 func (r *Registry) Restarted(n names.Instance, reason string) {
 	r.restarts.WithLabelValues(n.Service, n.ID, reason).Inc()
+	r.mu.Lock()
+	r.activity(n).series = true
+	r.mu.Unlock()
 }
 
 // Deleted removes every series of a forgotten instance
 // (supervisor.Observer). Its scrape-time series go with it, since the
 // supervisor no longer lists it.
 func (r *Registry) Deleted(n names.Instance) {
+	r.dropSeries(n)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.acts, n)
+}
+
+// dropSeries removes the series an instance's events made.
+func (r *Registry) dropSeries(n names.Instance) {
 	match := prometheus.Labels{"service": n.Service, "instance": n.ID}
 	r.requests.DeletePartialMatch(match)
 	r.latency.DeletePartialMatch(match)
 	r.wakes.DeletePartialMatch(match)
 	r.wakeTime.DeletePartialMatch(match)
 	r.restarts.DeletePartialMatch(match)
+}
+
+// dropAsleep removes the event series of the instances in asleep that have
+// any (the scrape's collector calls it with the asleep ones it listed): an
+// asleep instance has no series of its own, so that memory and scrapes do
+// not grow with every tenant that ever woke. They start again from 0 at the
+// next wake; the service's series (and the summary) keep the history.
+func (r *Registry) dropAsleep(asleep []names.Instance) {
+	var drop []names.Instance
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.acts, n)
+	for _, n := range asleep {
+		if a := r.acts[n]; a != nil && a.series {
+			a.series = false
+			drop = append(drop, n)
+		}
+	}
+	r.mu.Unlock()
+	for _, n := range drop {
+		r.dropSeries(n)
+	}
 }
 
 // activity returns n's activity, creating it; the caller holds r.mu.

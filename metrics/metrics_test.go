@@ -471,3 +471,40 @@ func TestServiceWakePolicySeries(t *testing.T) {
 		}
 	}
 }
+
+// TestAsleepDropsSeries: an instance that sleeps loses its own series at
+// the next scrape (memory and scrapes do not grow with every tenant that
+// ever woke); the service's series and the activity keep the history.
+func TestAsleepDropsSeries(t *testing.T) {
+	alice := inst("web:alice")
+	r, src, _ := newTestRegistry(t, info("web:alice", supervisor.StateRunning))
+	r.Woke(alice, supervisor.CauseRequest, time.Second, nil)
+	r.Request(alice, 200, time.Millisecond)
+	r.Restarted(alice, "crash")
+	a := map[string]string{"service": "web", "instance": "alice"}
+	for _, name := range []string{"tenement_requests_total", "tenement_wakes_total", "tenement_restarts_total", "tenement_request_duration_seconds"} {
+		if len(metricstest.Series(scrape(t, r, nil), name, a)) == 0 {
+			t.Fatalf("awake: no %s", name)
+		}
+	}
+	src.set(info("web:alice", supervisor.StateAsleep))
+	scrape(t, r, nil) // the scrape that sees it asleep drops them
+	mfs := scrape(t, r, nil)
+	for name, mf := range mfs {
+		for _, m := range mf.Metric {
+			if n, ok := instanceOf(m); ok && n == alice {
+				t.Errorf("asleep alice still has %s", name)
+			}
+		}
+	}
+	one(t, mfs, "tenement_service_wakes_total", map[string]string{"service": "web", "cause": "request", "result": "ok"})
+	if got := r.Activity()[alice]; got.Requests != 1 || got.Wakes != 1 {
+		t.Errorf("activity after sleep: %+v", got)
+	}
+	// Awake again, its series start from 0.
+	src.set(info("web:alice", supervisor.StateRunning))
+	r.Request(alice, 200, time.Millisecond)
+	if got := one(t, scrape(t, r, nil), "tenement_requests_total", map[string]string{"service": "web", "instance": "alice", "code": "2xx"}).GetCounter().GetValue(); got != 1 {
+		t.Errorf("requests after the wake = %v, want 1", got)
+	}
+}
