@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -114,13 +115,137 @@ func TestCheckHTTPReason(t *testing.T) {
 	}
 }
 
-func BenchmarkCheckHTTP(b *testing.B) {
-	addr := healthServer(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := checkHTTP(ctx, addr, "/ok", time.Second); err != nil {
-			b.Fatal(err)
+// connCounter is an app that counts the connections it accepted; idle
+// closes them after idle (0: never), and handler answers.
+func connCounter(t testing.TB, idle time.Duration, handler http.HandlerFunc) (string, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.IdleTimeout = idle
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
 		}
 	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), &conns
+}
+
+// TestHealthProberKeepsItsConnection: the checks of one instance share a
+// connection as long as the app keeps it, whatever the answer's status;
+// an app that closed it (its keep-alive timeout) costs a new connection,
+// not a failed check; answers that cannot be skipped (chunked, large,
+// Connection: close) end it.
+func TestHealthProberKeepsItsConnection(t *testing.T) {
+	ctx := context.Background()
+	status := atomic.Int64{}
+	status.Store(200)
+	addr, conns := connCounter(t, 0, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			_, _ = w.Write([]byte("ok"))
+		case "/large":
+			_, _ = w.Write(make([]byte, maxHealthBody+1))
+		case "/close":
+			w.Header().Set("Connection", "close")
+		default:
+			w.WriteHeader(int(status.Load()))
+			_, _ = w.Write([]byte("fine"))
+		}
+	})
+	var hp healthProber
+	defer hp.close()
+	for i := range 5 {
+		if i == 3 {
+			status.Store(503)
+		}
+		err := hp.check(ctx, addr, "/health", time.Second)
+		if (err == nil) != (i < 3) {
+			t.Errorf("check %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 checks took %d connections, want 1", n)
+	}
+	status.Store(200)
+	for _, path := range []string{"/chunked", "/large", "/close"} {
+		if err := hp.check(ctx, addr, path, time.Second); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		before := conns.Load()
+		for range 2 {
+			if err := hp.check(ctx, addr, "/health", time.Second); err != nil {
+				t.Errorf("after %s: %v", path, err)
+			}
+		}
+		if got := conns.Load() - before; got != 1 {
+			t.Errorf("2 checks after %s: %d new connections, want 1 (%s ends the connection)", path, got, path)
+		}
+	}
+
+	// An app that closes idle connections after 50ms: every check after a
+	// pause finds it closed, dials again and passes.
+	addr, conns = connCounter(t, 50*time.Millisecond, func(w http.ResponseWriter, r *http.Request) {})
+	var hp2 healthProber
+	defer hp2.close()
+	for i := range 3 {
+		if err := hp2.check(ctx, addr, "/health", time.Second); err != nil {
+			t.Errorf("check %d after the app closed the connection: %v", i, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("3 checks with pauses took %d connections, want 3", n)
+	}
+}
+
+// TestHealthProberHangingApp: a kept connection whose app stops answering
+// fails the check at the timeout, without a retry.
+func TestHealthProberHangingApp(t *testing.T) {
+	hang := make(chan struct{})
+	addr, conns := connCounter(t, 0, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-hang
+		}
+	})
+	defer close(hang)
+	var hp healthProber
+	defer hp.close()
+	if err := hp.check(context.Background(), addr, "/ok", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := hp.check(context.Background(), addr, "/slow", 200*time.Millisecond); err == nil || time.Since(t0) > time.Second {
+		t.Errorf("hanging app: %v after %v", err, time.Since(t0))
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("a timeout on the kept connection was retried: %d connections", n)
+	}
+}
+
+// BenchmarkHealthCheck compares a check on a kept connection with one over
+// a new connection (readiness checks).
+func BenchmarkHealthCheck(b *testing.B) {
+	addr := healthServer(b)
+	ctx := context.Background()
+	b.Run("kept", func(b *testing.B) {
+		var hp healthProber
+		defer hp.close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := hp.check(ctx, addr, "/ok", time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := checkHTTP(ctx, addr, "/ok", time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -67,6 +67,8 @@ func (s *Supervisor) waitHealthy(ctx context.Context, n names.Instance, timeout 
 	}
 	t := time.NewTicker(deployPoll)
 	defer t.Stop()
+	var hp healthProber
+	defer hp.close()
 	last := "no check yet"
 	for {
 		in.mu.Lock()
@@ -76,7 +78,7 @@ func (s *Supervisor) waitHealthy(ctx context.Context, n names.Instance, timeout 
 		case StateFailed:
 			return fmt.Errorf("%w: %s failed: %s", errdefs.ErrUnavailable, n, reason)
 		case StateRunning:
-			if err := probe(ctx, svc, port, s.checkTimeout()); err == nil {
+			if err := hp.probe(ctx, svc, port, s.checkTimeout()); err == nil {
 				return nil
 			}
 			last = string(HealthUnhealthy)

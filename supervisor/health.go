@@ -17,6 +17,8 @@ import (
 func (s *Supervisor) healthLoop(in *inst, gen uint64) {
 	t := time.NewTicker(s.config().Settings.HealthCheckInterval.D())
 	defer t.Stop()
+	var hp healthProber
+	defer hp.close()
 	for {
 		select {
 		case <-s.life.Done():
@@ -33,7 +35,7 @@ func (s *Supervisor) healthLoop(in *inst, gen uint64) {
 		if svc.Activation == config.ActivationSocket && active != dbusapi.Active {
 			continue // a check through the socket would wake the service
 		}
-		err := probe(s.life, svc, port, s.checkTimeout())
+		err := hp.probe(s.life, svc, port, s.checkTimeout())
 		s.recordHealth(in, gen, err)
 	}
 }
@@ -43,11 +45,25 @@ func (s *Supervisor) checkTimeout() time.Duration {
 }
 
 // probe checks an instance once: GET its health path (2xx is healthy), or
-// without one, connect to its port.
+// without one, connect to its port. The connection of a health path is
+// kept for hp's next check.
+func (hp *healthProber) probe(ctx context.Context, svc *config.Service, port int, timeout time.Duration) error {
+	if svc.Health != "" {
+		return hp.check(ctx, addr(port), svc.Health, timeout)
+	}
+	return checkTCP(port, timeout)
+}
+
+// probe checks an instance once, over a connection of its own.
 func probe(ctx context.Context, svc *config.Service, port int, timeout time.Duration) error {
 	if svc.Health != "" {
 		return checkHTTP(ctx, addr(port), svc.Health, timeout)
 	}
+	return checkTCP(port, timeout)
+}
+
+// checkTCP connects to the instance's port.
+func checkTCP(port int, timeout time.Duration) error {
 	c, err := net.DialTimeout("tcp", addr(port), timeout)
 	if err != nil {
 		return err
