@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/errdefs"
@@ -33,7 +34,8 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request, id Identi
 			w.Header().Set("Link", "</api/instances?"+q.Values().Encode()+`>; rel="next"`)
 		}
 	}
-	writeJSON(w, http.StatusOK, instancesOut(list))
+	now := time.Now()
+	writeJSONArray(w, http.StatusOK, len(list), func(k int) apitype.Instance { return instanceOut(list[k], now) })
 	return nil
 }
 

@@ -52,16 +52,6 @@ func instanceOut(i supervisor.Info, now time.Time) apitype.Instance {
 	return out
 }
 
-// instancesOut maps a list; an empty one is [], not null.
-func instancesOut(list []supervisor.Info) []apitype.Instance {
-	now := time.Now()
-	out := make([]apitype.Instance, len(list))
-	for k, i := range list {
-		out[k] = instanceOut(i, now)
-	}
-	return out
-}
-
 // instanceResponse answers spawn and restart.
 func instanceResponse(i supervisor.Info) apitype.InstanceResponse {
 	return apitype.InstanceResponse{Instance: i.Instance.String(), Socket: i.Addr, Port: i.Port, State: i.State, Unit: i.Unit}
