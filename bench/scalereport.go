@@ -246,7 +246,7 @@ func (r *scaleReport) notes(b *strings.Builder) {
 	for _, a := range r.at {
 		api = append(api, fmt.Sprintf("%s ms at %s awake", ms(a.apiBig.p50()), thousands(a.awake)))
 	}
-	fmt.Fprintf(b, "Where `ten ps`'s time goes: the daemon's answer alone (`GET /api/instances`, %s bytes of indented JSON "+
+	fmt.Fprintf(b, "Where `ten ps`'s time goes: the daemon's answer alone (`GET /api/instances`, %s bytes of JSON "+
 		"for %s instances, after the same pause) takes p50 %s; the rest is the CLI: its start, decoding the JSON and writing "+
 		"the table.\n\n", thousands(last.apiBytes), thousands(last.registered), strings.Join(api, ", "))
 
@@ -288,7 +288,7 @@ func (r *scaleReport) notes(b *strings.Builder) {
 
 	fmt.Fprintf(b, "Capacity facts of this run: the store file holds %s registered tenants in %s (bbolt; %.0f bytes each); "+
 		"systemd (the manager's PID 1) grew from %s to %s RSS with %s units loaded (%.0f KB a unit); the daemon had %s open "+
-		"files at %s awake (a kept-alive proxy connection to each tenant woken by a request in the last 90 s, the listeners, "+
+		"files at %s awake (a kept-alive proxy connection to each tenant woken by a request in the last 30 s, a health-check connection to each awake one, the listeners, "+
 		"the store, the D-Bus connection); an awake tenant's app runs %d threads, each taking a PID of the kernel's `pid_max`.\n\n",
 		thousands(p.registered), mb(uint64(r.storeBytes)), float64(r.storeBytes)/float64(p.registered),
 		mb(r.pid1Registered), mb(last.pid1RSS), thousands(last.awake), (float64(last.pid1RSS)-float64(r.pid1Registered))/float64(last.awake)/1e3,
@@ -302,7 +302,7 @@ func (r *scaleReport) notes(b *strings.Builder) {
 
 	checks := float64(last.awake) / 10
 	fmt.Fprintf(b, "Idle CPU: with %s awake and `health_check_interval = \"10s\"` the daemon makes %.0f health checks a second "+
-		"(a new connection and a `GET /health` each); at %.2f %% of a core that is at most %.0f µs of CPU per check, "+
+		"(a `GET /health` each, on a connection kept from the previous check); at %.2f %% of a core that is at most %.0f µs of CPU per check, "+
 		"if all of it goes to the checks. "+
 		"The small daemon makes 0.1 a second.\n\n", thousands(last.awake), checks, r.idleBig, r.idleBig/100/checks*1e6)
 
