@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/domains"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/metrics"
@@ -360,4 +361,45 @@ func (f fakeCredentials) Remove(t apitype.CredentialTarget, name string) error {
 func (f fakeCredentials) Forget(n names.Instance) error {
 	f.add("credential-forget %s", n)
 	return nil
+}
+
+// fakeDomains binds alice.example to notes:alice and bob.example to
+// notes:bob, and records binds and unbinds without doing them (every
+// admin caller of the matrix asks the same).
+type fakeDomains struct{ *changeLog }
+
+var _ DomainTable = fakeDomains{}
+
+var fakeBindings = []domains.Binding{
+	{Domain: "alice.example", Instance: names.Instance{Service: "notes", ID: "alice"}, CreatedAt: fixedTime},
+	{Domain: "bob.example", Instance: names.Instance{Service: "notes", ID: "bob"}, CreatedAt: fixedTime},
+}
+
+func (f fakeDomains) Bind(n names.Instance, host string, move bool) (domains.Binding, error) {
+	d, err := names.Domain(host)
+	if err != nil {
+		return domains.Binding{}, err
+	}
+	f.add("bind %s to %s (move=%v)", d, n, move)
+	return domains.Binding{Domain: d, Instance: n, CreatedAt: fixedTime}, nil
+}
+
+func (f fakeDomains) Unbind(host string) (domains.Binding, error) {
+	for _, b := range fakeBindings {
+		if b.Domain == host {
+			f.add("unbind %s", host)
+			return b, nil
+		}
+	}
+	return domains.Binding{}, fmt.Errorf("%w: domain %s", errdefs.ErrNotFound, host)
+}
+
+func (f fakeDomains) List(only func(names.Instance) bool) []domains.Binding {
+	var out []domains.Binding
+	for _, b := range fakeBindings {
+		if only(b.Instance) {
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -38,6 +38,7 @@ func (s *Server) routes() {
 	s.metricsRoutes()
 	s.credentialRoutes()
 	s.reloadRoutes()
+	s.domainRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

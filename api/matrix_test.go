@@ -67,6 +67,7 @@ func newMatrixAPI(t *testing.T) *matrixAPI {
 	m.srv.group = "root" // gid 0, on every Linux: the group member's primary group
 	m.srv.Auditor, m.srv.Tokens, m.srv.Logs, m.srv.Metrics = m.audit, tokens, fakeLogs{}, fakeMetrics{}
 	m.srv.Credentials = fakeCredentials{m.changes}
+	m.srv.Domains = fakeDomains{m.changes}
 	m.srv.Reload = func(context.Context) (Reloaded, error) {
 		m.changes.add("reload")
 		r := Reloaded{}
@@ -165,6 +166,8 @@ func logLine(id string) string {
 
 var (
 	alice, bob   = inst("alice", 21001), inst("bob", 21002)
+	aliceDomain  = `{"domain":"alice.example","instance":"notes:alice","created_at":"2025-06-01T12:00:00Z"}`
+	bobDomain    = `{"domain":"bob.example","instance":"notes:bob","created_at":"2025-06-01T12:00:00Z"}`
 	aliceStarted = `{"instance":"notes:alice","socket":"127.0.0.1:21001","port":21001,"state":"running","unit":"tenement@notes-alice.service"}`
 	// summaryOf is the summary of an admin ("" tenant) or a tenant, of n
 	// running instances, with fakeMetrics' activity of the instances it
@@ -250,6 +253,12 @@ var routes = []route{
 		ok(`{"target":"notes:alice","name":"DB_PASSWORD","size":6,"modified":"2025-06-01T12:00:00Z","scope":"instance"}`),
 		forbidden("managing credentials"), forbidden("managing credentials")},
 	{"DELETE", "/api/credentials/notes:alice/DB_PASSWORD", "", noContent, forbidden("managing credentials"), forbidden("managing credentials")},
+	{"GET", "/api/domains", "", ok("[" + aliceDomain + "," + bobDomain + "]"), ok("[" + aliceDomain + "]"), ok("[" + bobDomain + "]")},
+	{"GET", "/api/domains?instance=notes:alice", "", ok("[" + aliceDomain + "]"), ok("[" + aliceDomain + "]"), notTheirs},
+	{"POST", "/api/domains", `{"instance":"notes:alice","domain":"WWW.Alice.example."}`,
+		ok(`{"domain":"www.alice.example","instance":"notes:alice","created_at":"2025-06-01T12:00:00Z"}`),
+		forbidden("binding domains"), forbidden("binding domains")},
+	{"DELETE", "/api/domains/alice.example", "", noContent, forbidden("removing domains"), forbidden("removing domains")},
 	{"GET", "/api/nope", "", answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`},
 		answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`}, answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`}},
 	{"GET", "/api/instances/notes:alice/restart", "",

@@ -59,6 +59,8 @@ type Server struct {
 	Credentials CredentialStore
 	// Reload, if set, serves POST /api/config/reload.
 	Reload Reloader
+	// Domains, if set, serves /api/domains.
+	Domains DomainTable
 
 	streams     streams
 	writes      *writeLimiter   // LimitWrites; nil: no limit

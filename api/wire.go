@@ -42,6 +42,7 @@ func instanceOut(i supervisor.Info, now time.Time) apitype.Instance {
 		Orphaned:       i.Orphaned,
 		KeepAwakeUntil: i.KeepAwakeUntil,
 		Throttled:      i.Throttled,
+		Domains:        i.Domains,
 	}
 	if !i.Since.IsZero() {
 		out.UptimeSecs = int64(now.Sub(i.Since) / time.Second)

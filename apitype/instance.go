@@ -89,6 +89,9 @@ type Instance struct {
 	// Throttled: idle, running with lowered CPU and memory until its next
 	// request (idle_action = "throttle").
 	Throttled bool `json:"throttled,omitempty"`
+	// Domains are the custom domains bound to it (ten domain add), sorted;
+	// absent when none.
+	Domains []string `json:"domains,omitempty"`
 }
 
 // SpawnRequest is the body of POST /api/instances/spawn. Process is the

@@ -22,6 +22,7 @@ func TestRequests(t *testing.T) {
 		got = r.Method + " " + r.URL.RequestURI() + " " + strings.TrimSpace(string(body))
 		w.Header().Set("Content-Type", "application/json")
 		if strings.HasSuffix(r.URL.Path, "/tokens") && r.Method == http.MethodGet || r.URL.Path == "/api/audit" ||
+			r.URL.Path == "/api/domains" && r.Method == http.MethodGet ||
 			r.URL.Path == "/api/credentials/notes:alice" && r.Method == http.MethodGet {
 			io.WriteString(w, "[]")
 			return
@@ -62,6 +63,13 @@ func TestRequests(t *testing.T) {
 		{`GET /api/audit?limit=5 `, func() error { _, err := c.Audit(ctx, 5); return err }},
 		{`GET /api/credentials/notes:alice `, func() error { _, err := c.Credentials(ctx, target); return err }},
 		{`PUT /api/credentials/notes:alice/DB_PASSWORD s3cret`, func() error { _, err := c.SetCredential(ctx, target, "DB_PASSWORD", []byte("s3cret")); return err }},
+		{`GET /api/domains `, func() error { _, err := c.Domains(ctx, names.Instance{}); return err }},
+		{`GET /api/domains?instance=notes%3Aalice `, func() error { _, err := c.Domains(ctx, n); return err }},
+		{`POST /api/domains {"instance":"notes:alice","domain":"alice.example"}`,
+			func() error { _, err := c.AddDomain(ctx, n, "alice.example", false); return err }},
+		{`POST /api/domains {"instance":"notes:alice","domain":"alice.example","move":true}`,
+			func() error { _, err := c.AddDomain(ctx, n, "alice.example", true); return err }},
+		{`DELETE /api/domains/alice.example `, func() error { return c.RemoveDomain(ctx, "alice.example") }},
 		{`DELETE /api/credentials/notes/API_KEY `, func() error { return c.RemoveCredential(ctx, apitype.CredentialTarget{Service: "notes"}, "API_KEY") }},
 	} {
 		got = ""

@@ -158,6 +158,9 @@ type Settings struct {
 	// changing API calls per minute; more get 429. 0 means no limit.
 	// Default 120.
 	APIWritesPerMinute *int `toml:"api_writes_per_minute" json:"api_writes_per_minute"`
+	// MaxDomainsPerInstance bounds the custom domains bound to one
+	// instance (ten domain add). 0 means no limit. Default 20.
+	MaxDomainsPerInstance *int `toml:"max_domains_per_instance" json:"max_domains_per_instance"`
 	// LogLevel is the daemon's log level: debug, info, warn or error.
 	// Default "info".
 	LogLevel string `toml:"log_level" json:"log_level"`
@@ -176,6 +179,7 @@ const (
 	DefaultSpawnPerClientPerMinute = 10
 	DefaultAPIWritesPerMinute      = 120
 	DefaultAuditMaxEntries         = 100000
+	DefaultMaxDomainsPerInstance   = 20
 	DefaultCredentialsDir          = "/etc/tenement/credentials"
 )
 
@@ -189,6 +193,11 @@ func (s *Settings) SpawnsPerClient() int {
 
 // APIWrites returns APIWritesPerMinute (0: no limit).
 func (s *Settings) APIWrites() int { return deref(s.APIWritesPerMinute, DefaultAPIWritesPerMinute) }
+
+// DomainsPerInstance returns MaxDomainsPerInstance (0: no limit).
+func (s *Settings) DomainsPerInstance() int {
+	return deref(s.MaxDomainsPerInstance, DefaultMaxDomainsPerInstance)
+}
 
 func deref(p *int, def int) int {
 	if p == nil {

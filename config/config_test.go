@@ -38,7 +38,8 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("APIOverHTTP = %q", s.APIOverHTTP)
 	}
 	if s.CredentialsDir != "/srv/credentials" || s.ClientIdleTimeout.D() != 30*time.Second || s.ClientHeaderTimeout.D() != 5*time.Second ||
-		s.MaxHeaderBytes != 32768 || s.ConnsPerClient() != 64 || s.SpawnsPerClient() != 5 || s.AuditMaxEntries != 5000 || s.APIWrites() != 60 {
+		s.MaxHeaderBytes != 32768 || s.ConnsPerClient() != 64 || s.SpawnsPerClient() != 5 || s.AuditMaxEntries != 5000 || s.APIWrites() != 60 ||
+		s.DomainsPerInstance() != 5 {
 		t.Errorf("limits: %+v", s)
 	}
 	n := c.Services["notes"]
@@ -90,7 +91,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if s.CredentialsDir != DefaultCredentialsDir || s.ClientIdleTimeout.D() != time.Minute || s.ClientHeaderTimeout.D() != 10*time.Second ||
 		s.MaxHeaderBytes != 65536 || s.ConnsPerClient() != 256 || s.SpawnsPerClient() != 10 || s.AuditMaxEntries != 100000 ||
-		s.APIWrites() != 120 || s.TLS.OrdersPerHour() != 60 || s.FrontListen != "" {
+		s.APIWrites() != 120 || s.TLS.OrdersPerHour() != 60 || s.FrontListen != "" || s.DomainsPerInstance() != 20 {
 		t.Errorf("limit defaults: %+v", s)
 	}
 	if s.APIOverHTTP != "loopback" {
@@ -283,6 +284,11 @@ func TestErrors(t *testing.T) {
 			name: "negative connection cap",
 			toml: "[settings]\nmax_conns_per_client = -1\n",
 			want: `t.toml:2: settings.max_conns_per_client: -1: want 0 (no limit) or more`,
+		},
+		{
+			name: "negative domain cap",
+			toml: "[settings]\nmax_domains_per_instance = -1\n",
+			want: `t.toml:2: settings.max_domains_per_instance: -1: want 0 (no limit) or more`,
 		},
 		{
 			name: "negative max instances",

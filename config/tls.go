@@ -17,7 +17,8 @@ const (
 // TLS is the [settings.tls] table: HTTPS terminated by the daemon itself,
 // with certificates from an ACME CA obtained on demand, one per name the
 // daemon serves (the root domain, {service}.{domain} of configured services,
-// {id}.{service}.{domain} of known instances), never for other names. The
+// {id}.{service}.{domain} of known instances, custom domains bound to
+// instances), never for other names. The
 // keys are the original tenement's, plus acme_directory and acme_ca.
 type TLS struct {
 	// Enabled turns on HTTPS: the proxy listens on HTTPSPort, and HTTPPort

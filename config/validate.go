@@ -269,6 +269,7 @@ func (s *Settings) validate(p *problems) {
 		{"max_conns_per_client", s.ConnsPerClient()},
 		{"spawn_per_client_per_minute", s.SpawnsPerClient()},
 		{"api_writes_per_minute", s.APIWrites()},
+		{"max_domains_per_instance", s.DomainsPerInstance()},
 	} {
 		if v.n < 0 {
 			p.add("settings."+v.key, "%d: want 0 (no limit) or more", v.n)

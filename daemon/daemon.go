@@ -24,6 +24,7 @@ import (
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/credentials"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/domains"
 	"github.com/tenement/tenement/journal"
 	"github.com/tenement/tenement/metrics"
 	"github.com/tenement/tenement/supervisor"
@@ -81,7 +82,11 @@ func Run(ctx context.Context, o Options) error {
 	// Metrics count systemd's and the store's errors on the way, and
 	// export the count of calls the connection made.
 	reg := metrics.New(metrics.Options{Log: log, Runtime: true, Calls: sd})
-	opts := supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg}
+	doms, err := domains.Open(domains.Options{Store: st, Root: cfg.Settings.Domain, MaxPerInstance: cfg.Settings.DomainsPerInstance(), Log: log})
+	if err != nil {
+		return err
+	}
+	opts := supervisor.Options{Config: cfg, Systemd: reg.Systemd(sd), Store: reg.Store(st), Log: log, Observer: reg, Domains: doms}
 	// Memory and CPU of every running instance in one pass over the cgroup
 	// files, at most once per accountingAge (a scrape, ten ps and the
 	// dashboard share a pass).
@@ -100,6 +105,7 @@ func Run(ctx context.Context, o Options) error {
 	apiSrv.Metrics = reg
 	apiSrv.Auditor = reg.Auditor(st)
 	apiSrv.Tokens = st
+	apiSrv.Domains = doms
 	apiSrv.Logs = &journal.Reader{}
 	apiSrv.Credentials = credentials.Dir{Path: cfg.Settings.CredentialsDir}
 	apiSrv.LimitWrites(cfg.Settings.APIWrites())
@@ -115,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
 	// The HTTP listener, or with [settings.tls] the HTTPS one and the
 	// redirect, and the front proxy's (listeners.go, front.go).
-	fronts, err := publicServers(cfg, ls, sup, newFrontend(cfg, sup, apiSrv, reg, log), log)
+	fronts, err := publicServers(cfg, ls, sup, doms, newFrontend(cfg, sup, doms, apiSrv, reg, log), log)
 	if err != nil {
 		apiLn.Close()
 		return err

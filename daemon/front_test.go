@@ -36,7 +36,7 @@ func startPublic(t *testing.T, conf string) (*config.Config, []*server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	servers, err := publicServers(cfg, &activation.Listeners{}, newFake(), whoSent, slog.New(slog.DiscardHandler))
+	servers, err := publicServers(cfg, &activation.Listeners{}, newFake(), nil, whoSent, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestFrontSocketGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := publicServers(cfg, &activation.Listeners{}, newFake(), whoSent, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := publicServers(cfg, &activation.Listeners{}, newFake(), nil, whoSent, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a front_group that does not exist was accepted")
 	}
 }

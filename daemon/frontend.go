@@ -10,13 +10,15 @@ import (
 	"github.com/tenement/tenement/supervisor"
 )
 
-// newFrontend returns the HTTP listener's handler: the proxy, with the root
-// domain going to rootHandler(api). obs, if not nil, is told about every
-// proxied request (metrics).
-func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
+// newFrontend returns the HTTP listener's handler: the proxy, with custom
+// domains going to the instances doms binds them to, and the root domain
+// to rootHandler(api). obs, if not nil, is told about every proxied
+// request (metrics).
+func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, doms proxy.Domains, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
 	px := proxy.New(proxy.Options{
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
+		Domains:  doms,
 		Root:     rootHandler(api, cfg.Settings.APIOverHTTP, log),
 		Log:      log,
 		Observer: obs,

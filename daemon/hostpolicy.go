@@ -11,6 +11,7 @@ import (
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/auth"
 	"github.com/tenement/tenement/config"
+	"github.com/tenement/tenement/domains"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/names"
 	"github.com/tenement/tenement/proxy"
@@ -25,35 +26,54 @@ type Instances interface {
 
 var _ Instances = (*supervisor.Supervisor)(nil)
 
+// Domains is what the host policy and the certificates need of the custom
+// domains' table: which instance a domain is bound to, from memory, and
+// word of every domain unbound.
+type Domains interface {
+	DomainOwner(host string) (names.Instance, bool)
+	OnUnbind(f func(domain string))
+}
+
+var _ Domains = (*domains.Table)(nil)
+
 // errNotServed is the host policy's answer for a name tenement does not
 // serve.
 var errNotServed = fmt.Errorf("%w: tenement serves no such host", errdefs.ErrNotFound)
 
 // hostPolicy decides which names get a certificate: the root domain itself,
+// a custom domain bound to an instance (ten domain add),
 // {service}.{domain} of a configured service, and {id}.{service}.{domain}
 // of a known instance or of a service with spawn_on_request. Nothing else:
 // no IP literals, no "localhost", no names under other domains, no unknown
-// ids. It is autocert's HostPolicy and the answer of the ask endpoint that
-// Caddy's on-demand TLS consults.
+// ids, no domain unbound. It is autocert's HostPolicy, the order gate's
+// (acmegate.go) and the answer of the ask endpoint that Caddy's on-demand
+// TLS consults.
 type hostPolicy struct {
 	domain string
 	insts  Instances
+	doms   Domains // nil: no custom domains
 }
 
-func newHostPolicy(domain string, insts Instances) *hostPolicy {
-	return &hostPolicy{domain: domain, insts: insts}
+func newHostPolicy(domain string, insts Instances, doms Domains) *hostPolicy {
+	return &hostPolicy{domain: domain, insts: insts, doms: doms}
 }
 
 // Allow returns nil when host (a name, with or without a port) is one
 // tenement serves, else an error wrapping errNotServed. It asks nobody:
 // autocert calls it on every TLS handshake.
 func (p *hostPolicy) Allow(_ context.Context, host string) error {
-	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	name := strings.ToLower(host)
 	if h, _, err := net.SplitHostPort(name); err == nil {
 		name = h
 	}
+	name = strings.TrimSuffix(name, ".")
 	if name == p.domain {
 		return nil
+	}
+	if p.doms != nil {
+		if _, ok := p.doms.DomainOwner(name); ok {
+			return nil
+		}
 	}
 	route := proxy.ParseHost(name, p.domain)
 	if route.Kind != proxy.KindService && route.Kind != proxy.KindInstance {

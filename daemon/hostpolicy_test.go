@@ -19,16 +19,26 @@ import (
 type fakeInstances struct {
 	services map[string]*config.Service
 	known    map[string]bool // "service:id"
+	domains  map[string]names.Instance
+	unbound  []func(string)
 }
 
 func (f *fakeInstances) ServiceConfig(svc string) *config.Service { return f.services[svc] }
 
 func (f *fakeInstances) Known(n names.Instance) bool { return f.known[n.String()] }
 
+func (f *fakeInstances) DomainOwner(host string) (names.Instance, bool) {
+	n, ok := f.domains[host]
+	return n, ok
+}
+
+func (f *fakeInstances) OnUnbind(fn func(string)) { f.unbound = append(f.unbound, fn) }
+
 func newFake() *fakeInstances {
 	return &fakeInstances{
 		services: map[string]*config.Service{"notes": {}, "open": {SpawnOnRequest: true}},
 		known:    map[string]bool{"notes:alice": true},
+		domains:  map[string]names.Instance{"notes.alice-corp.com": {Service: "notes", ID: "alice"}},
 	}
 }
 
@@ -56,8 +66,13 @@ func TestHostPolicy(t *testing.T) {
 		{"IPv6 literal", "[::1]", false},
 		{"invalid id", "-x.notes.example.com", false},
 		{"empty", "", false},
+		{"bound custom domain", "notes.alice-corp.com", true},
+		{"bound custom domain, case, dot and port", "Notes.Alice-Corp.com.:443", true},
+		{"under a bound custom domain", "www.notes.alice-corp.com", false},
+		{"parent of a bound custom domain", "alice-corp.com", false},
 	}
-	pol := newHostPolicy("example.com", newFake())
+	f := newFake()
+	pol := newHostPolicy("example.com", f, f)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := pol.Allow(context.Background(), tt.host)
@@ -73,7 +88,7 @@ func TestHostPolicy(t *testing.T) {
 
 func TestHostPolicyFollowsTheInstances(t *testing.T) {
 	f := newFake()
-	pol := newHostPolicy("example.com", f)
+	pol := newHostPolicy("example.com", f, f)
 	ctx := context.Background()
 	if err := pol.Allow(ctx, "bob.notes.example.com"); !errors.Is(err, errNotServed) {
 		t.Fatalf("unknown bob: %v", err)
@@ -91,7 +106,7 @@ func TestHostPolicyFollowsTheInstances(t *testing.T) {
 func TestAskEndpoint(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	f := newFake()
-	h := withAsk("example.com", newHostPolicy("example.com", f), next)
+	h := withAsk("example.com", newHostPolicy("example.com", f, f), next)
 	tests := []struct {
 		name, method, host, target string
 		remote                     string // default 127.0.0.1:40000
@@ -106,6 +121,9 @@ func TestAskEndpoint(t *testing.T) {
 		{"a front proxy's address elsewhere", "GET", "example.com", apitype.AskPath + "?domain=example.com", "10.1.2.3:40000", false, http.StatusTeapot},
 		{"unknown instance", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=mallory.notes.example.com", "", false, 404},
 		{"other domain", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=example.org", "", false, 404},
+		{"bound custom domain", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=notes.alice-corp.com", "", false, 200},
+		{"unbound custom domain", "GET", "127.0.0.1:8080", apitype.AskPath + "?domain=www.alice-corp.com", "", false, 404},
+		{"a custom domain's own path", "GET", "notes.alice-corp.com", apitype.AskPath + "?domain=example.com", "", false, http.StatusTeapot},
 		{"missing domain", "GET", "127.0.0.1:8080", apitype.AskPath, "", false, 400},
 		{"POST", "POST", "127.0.0.1:8080", apitype.AskPath + "?domain=example.com", "", false, 405},
 		{"not on a tenant's host", "GET", "alice.notes.example.com", apitype.AskPath + "?domain=example.com", "", false, http.StatusTeapot},

@@ -47,9 +47,9 @@ func roles(cfg *config.Config) activation.Roles {
 // says. All have the client timeouts and header limit; the public ones
 // (not the front proxy's) the limit of connections per client
 // (connlimit.go).
-func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances, h http.Handler, log *slog.Logger) (servers []*server, err error) {
+func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances, doms Domains, h http.Handler, log *slog.Logger) (servers []*server, err error) {
 	s := &cfg.Settings
-	pol := newHostPolicy(s.Domain, insts)
+	pol := newHostPolicy(s.Domain, insts, doms)
 	h = withAsk(s.Domain, pol, h)
 	defer func() {
 		if err != nil {
@@ -60,7 +60,7 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 	}()
 	lim := newConnLimit(s.ConnsPerClient(), log.With("component", "listeners"))
 	if s.TLS.Enabled {
-		servers, err = tlsServers(cfg, ls, pol, lim, h, log)
+		servers, err = tlsServers(cfg, ls, pol, doms, lim, h, log)
 	} else {
 		var ln net.Listener
 		ln, err = listenTCP(ls, activation.NameHTTP, s.Listen, log)
@@ -79,8 +79,8 @@ func publicServers(cfg *config.Config, ls *activation.Listeners, insts Instances
 }
 
 // tlsServers opens the HTTPS listener and the HTTP one that redirects to
-// it.
-func tlsServers(cfg *config.Config, ls *activation.Listeners, pol *hostPolicy, lim *connLimit, h http.Handler, log *slog.Logger) ([]*server, error) {
+// it. A custom domain unbound loses its certificates (certs.forget).
+func tlsServers(cfg *config.Config, ls *activation.Listeners, pol *hostPolicy, doms Domains, lim *connLimit, h http.Handler, log *slog.Logger) ([]*server, error) {
 	s := &cfg.Settings
 	if s.Domain == "localhost" || !strings.Contains(s.Domain, ".") { // --domain may have changed it
 		return nil, fmt.Errorf("tls: domain %q: certificates need a public DNS name", s.Domain)
@@ -91,6 +91,9 @@ func tlsServers(cfg *config.Config, ls *activation.Listeners, pol *hostPolicy, l
 	c, err := newCerts(s.TLS, s.Domain, pol, log)
 	if err != nil {
 		return nil, err
+	}
+	if doms != nil {
+		doms.OnUnbind(c.forget)
 	}
 	httpsAddr, httpAddr := s.TLS.Addrs(s.Listen)
 	httpsLn, err := listenTCP(ls, activation.NameHTTPS, httpsAddr, log)

@@ -110,7 +110,7 @@ func TestAPIOverPlainHTTPListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	servers, err := publicServers(cfg, &activation.Listeners{}, newFake(), rootHandler(servedBy, cfg.Settings.APIOverHTTP, log), log)
+	servers, err := publicServers(cfg, &activation.Listeners{}, newFake(), nil, rootHandler(servedBy, cfg.Settings.APIOverHTTP, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}

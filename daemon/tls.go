@@ -63,7 +63,7 @@ func newCerts(t config.TLS, domain string, pol *hostPolicy, log *slog.Logger) (*
 			return nil, fmt.Errorf("tls: cache dir: %w", err)
 		}
 	}
-	client := &acme.Client{DirectoryURL: t.ACMEDirectory, UserAgent: "tenement"}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if t.ACMECA != "" {
 		pem, err := os.ReadFile(t.ACMECA)
 		if err != nil {
@@ -73,10 +73,12 @@ func newCerts(t config.TLS, domain string, pol *hostPolicy, log *slog.Logger) (*
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("tls: acme_ca: %s holds no PEM certificate", t.ACMECA)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		client.HTTPClient = &http.Client{Transport: tr}
 	}
+	// Every order, renewals included, passes the host policy as it is
+	// sent (acmegate.go).
+	client := &acme.Client{DirectoryURL: t.ACMEDirectory, UserAgent: "tenement",
+		HTTPClient: &http.Client{Transport: &orderGate{base: tr, allow: pol.Allow, log: log}}}
 	m := &autocert.Manager{
 		Prompt: autocert.AcceptTOS,
 		Cache:  autocert.DirCache(cacheDir),
@@ -171,6 +173,25 @@ type policyError struct{ err error }
 
 func (e policyError) Error() string { return e.err.Error() }
 func (e policyError) Unwrap() error { return e.err }
+
+// forget drops what the daemon keeps of a name it no longer serves (a
+// custom domain unbound): the cached certificates and their keys, so that
+// no later daemon serves or renews them, and its memory of a certificate
+// or a failed attempt. autocert's own copy in memory stays until the
+// daemon restarts, unused: the host policy refuses the name at every
+// handshake (autocert asks it before it looks at its copy), and the order
+// gate refuses the renewal its timer will attempt.
+func (c *certs) forget(name string) {
+	for _, key := range []string{name, name + "+rsa"} {
+		if err := c.m.Cache.Delete(context.Background(), key); err != nil {
+			c.log.Warn("cannot remove the cached certificate of an unbound domain", "host", name, "err", err)
+		}
+	}
+	c.mu.Lock()
+	delete(c.have, name)
+	delete(c.failed, name)
+	c.mu.Unlock()
+}
 
 func (c *certs) backingOff(name string) error {
 	c.mu.Lock()

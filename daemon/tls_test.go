@@ -34,7 +34,7 @@ func newTestCerts(t *testing.T) (*certs, *atomic.Int32) {
 		t.Fatal(err)
 	}
 	cfg := config.TLS{Enabled: true, CacheDir: filepath.Join(t.TempDir(), "acme"), ACMEDirectory: ca.URL + "/dir", ACMECA: caFile, HTTPSPort: 443, HTTPPort: 80}
-	c, err := newCerts(cfg, "example.com", newHostPolicy("example.com", newFake()), slog.New(slog.DiscardHandler))
+	c, err := newCerts(cfg, "example.com", newHostPolicy("example.com", newFake(), nil), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestCacheDirIsPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.TLS{CacheDir: dir, ACMEDirectory: config.LetsEncryptDirectory}
-	if _, err := newCerts(cfg, "example.com", newHostPolicy("example.com", newFake()), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := newCerts(cfg, "example.com", newHostPolicy("example.com", newFake(), nil), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{dir, filepath.Join(dir, cacheName(config.LetsEncryptDirectory))} {

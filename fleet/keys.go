@@ -3,7 +3,6 @@ package fleet
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -105,25 +104,8 @@ func validTokenID(id string) error {
 	return nil
 }
 
-// NormalizeDomain lowercases a custom domain, drops a trailing dot and
-// checks that it is a DNS name (labels of letters, digits and "-"), not an
-// IP address.
-func NormalizeDomain(d string) (string, error) {
-	d = strings.TrimSuffix(strings.ToLower(d), ".")
-	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("%w: domain %q: %s", errdefs.ErrInvalid, d, why)
-	}
-	if d == "" || len(d) > 253 {
-		return bad("want 1–253 characters")
-	}
-	if net.ParseIP(d) != nil {
-		return bad("is an IP address, want a DNS name")
-	}
-	for _, label := range strings.Split(d, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' ||
-			strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			return bad("want labels of 1–63 letters, digits and \"-\"")
-		}
-	}
-	return d, nil
-}
+// NormalizeDomain returns a custom domain in the form every host stores
+// and looks up, or an ErrInvalid error: names.Domain, the one validator of
+// custom domains (IDNA to punycode, lowercase, no trailing dot, no IP
+// literal or wildcard, at least two labels).
+func NormalizeDomain(d string) (string, error) { return names.Domain(d) }

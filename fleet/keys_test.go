@@ -40,7 +40,8 @@ func TestNormalizeDomain(t *testing.T) {
 	}{
 		{"Alice.Example.COM.", "alice.example.com", true},
 		{"xn--bcher-kva.example", "xn--bcher-kva.example", true},
-		{"localhost", "localhost", true},
+		{"localhost", "", false}, // one label: no custom domain
+		{"Bücher.example", "xn--bcher-kva.example", true},
 		{"", "", false},
 		{"192.0.2.1", "", false},
 		{"::1", "", false},

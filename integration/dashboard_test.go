@@ -57,6 +57,7 @@ func TestDashboardInChromium(t *testing.T) {
 	d := startDaemon(t, "", metricsServices)
 	d.ten("spawn", "web:alice")
 	d.ten("spawn", "web:bob")
+	d.ten("domain", "add", "web:alice", "alice.example")
 	many := []string{"create"}
 	for i := range manyAsleep {
 		many = append(many, fmt.Sprintf("web:t%03d", i))
@@ -84,6 +85,7 @@ func TestDashboardInChromium(t *testing.T) {
 		"ADMIN_TOKEN="+admin.Token,
 		"TENANT_TOKEN="+alice.Token,
 		"TENANT_INSTANCE=web:alice",
+		"TENANT_DOMAIN=alice.example",
 		"STOP_INSTANCE=web:bob",
 		"ASLEEP_PREFIX=web:t",
 		fmt.Sprintf("ASLEEP_INSTANCES=%d", manyAsleep),

@@ -23,21 +23,26 @@ const (
 	KindService
 	// KindInstance is {id}.{service}.{domain}: that instance.
 	KindInstance
+	// KindDomain is a custom domain bound to an instance (ten domain
+	// add): that instance (domains.go).
+	KindDomain
 )
 
 // Route is a parsed Host header.
 type Route struct {
 	Kind     Kind
 	Service  string
-	Instance names.Instance // for KindInstance
+	Instance names.Instance // for KindInstance and KindDomain
 }
 
 // ParseHost maps a Host header to a route under domain (lowercase, no
 // trailing dot). Matching is case-insensitive, ignores the port and
 // tolerates a trailing dot. Names are validated by the names package, so
 // nothing that is not a valid service or id gets through.
-func ParseHost(host, domain string) Route {
-	h := hostOnly(host)
+func ParseHost(host, domain string) Route { return parseName(hostOnly(host), domain) }
+
+// parseName is ParseHost of a host that hostOnly has cleaned.
+func parseName(h, domain string) Route {
 	if h == "" {
 		return Route{Kind: KindUnknown}
 	}

@@ -1,6 +1,6 @@
 // Package proxy is tenement's HTTP front: it maps a request's Host to an
-// instance ({id}.{service}.{domain}), or to a service
-// ({service}.{domain}, weighted), wakes the instance if it sleeps, and
+// instance (a custom domain bound to it, or {id}.{service}.{domain}), or to
+// a service ({service}.{domain}, weighted), wakes the instance if it sleeps, and
 // forwards the request with httputil.ReverseProxy. Bodies stream; upgrades
 // (WebSocket and any other) and server-sent events pass through; the
 // instance is kept awake while a request, stream or upgraded connection is
@@ -59,6 +59,8 @@ type Options struct {
 	Root     http.Handler
 	Log      *slog.Logger
 	Observer Observer
+	// Domains, if set, routes custom domains (domains.go).
+	Domains Domains
 	// SpawnPerClientPerMinute bounds the instances requests from one
 	// client may create per minute (spawn_on_request); 0: no limit.
 	SpawnPerClientPerMinute int
@@ -68,6 +70,7 @@ type Options struct {
 type Proxy struct {
 	domain  string
 	backend Backend
+	domains Domains
 	root    http.Handler
 	log     *slog.Logger
 	obs     Observer
@@ -84,6 +87,7 @@ func New(o Options) *Proxy {
 	p := &Proxy{
 		domain:  o.Domain,
 		backend: o.Backend,
+		domains: o.Domains,
 		root:    o.Root,
 		log:     o.Log.With("component", "proxy"),
 		obs:     o.Observer,
@@ -126,7 +130,7 @@ type forwardKey struct{}
 
 // ServeHTTP routes a request by its Host.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route := ParseHost(r.Host, p.domain)
+	route := p.route(r.Host)
 	switch route.Kind {
 	case KindRoot:
 		if p.root == nil {
@@ -145,6 +149,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForwarding(w, r, svc, time.Now())
+	f.custom = route.Kind == KindDomain
 	n := route.Instance
 	if route.Kind == KindService {
 		var err error
@@ -198,10 +203,11 @@ func (p *Proxy) hold(r *http.Request, n names.Instance, svc *config.Service, f *
 
 // acquire leases the instance, creating it first when it is unknown and
 // its service has spawn_on_request, within the client's creations per
-// minute.
+// minute. A custom domain never creates one: it is bound to an instance
+// that exists, and one it still names while being deleted is gone.
 func (p *Proxy) acquire(r *http.Request, n names.Instance, svc *config.Service) (supervisor.Lease, error) {
 	lease, err := p.backend.Acquire(r.Context(), n)
-	if err == nil || !svc.SpawnOnRequest || !errors.Is(err, errdefs.ErrNotFound) {
+	if err == nil || !svc.SpawnOnRequest || forwardingOf(r).custom || !errors.Is(err, errdefs.ErrNotFound) {
 		return lease, err
 	}
 	if err := p.create(r, n); err != nil {
@@ -274,6 +280,7 @@ type forwarding struct {
 	timing   bool             // the service's server_timing
 	upstream string           // the leased instance's address
 	timeout  time.Duration    // the service's request_timeout
+	custom   bool             // the Host is a custom domain
 	// Retries of an app that refuses connections (restarting): until
 	// when, whether the request can be sent again, whether to.
 	until      time.Time

@@ -51,7 +51,7 @@ func corrupt(err error) bool {
 // verify checks an open file before anything is written to it: bbolt's
 // own consistency check of every page (tx.Check: the freelist, every
 // bucket's pages, nothing reachable twice or lost), then that every
-// instance and token record decodes, which is what the daemon reads at
+// instance, token and domain record decodes, which is what the daemon reads at
 // start. It costs one read of the file, once per Open.
 func verify(db *bolt.DB) (err error) {
 	defer func() {
@@ -69,7 +69,7 @@ func verify(db *bolt.DB) (err error) {
 		if first != nil {
 			return first
 		}
-		for _, name := range [][]byte{bucketInstances, bucketTokens} {
+		for _, name := range [][]byte{bucketInstances, bucketTokens, bucketDomains} {
 			b := tx.Bucket(name)
 			if b == nil {
 				continue // a new file: init creates it

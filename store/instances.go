@@ -134,13 +134,17 @@ func (s *Store) UpdateInstances(ns []names.Instance, f func([]*Instance) error) 
 	})
 }
 
-// DeleteInstance forgets an instance; ErrNotFound if unknown.
+// DeleteInstance forgets an instance and the custom domains bound to it,
+// in one transaction; ErrNotFound if unknown.
 func (s *Store) DeleteInstance(n names.Instance) error {
 	key := []byte(n.String())
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketInstances)
 		if b.Get(key) == nil {
 			return fmt.Errorf("%w: instance %s", errdefs.ErrNotFound, n)
+		}
+		if err := deleteDomainsOf(tx, n); err != nil {
+			return err
 		}
 		return b.Delete(key)
 	})

@@ -1,6 +1,6 @@
 // Package store is tenement's embedded, crash-safe state: known instances
-// (including asleep ones) with their ports, weights and failed marks; API
-// tokens (hashes only); and the audit log, which keeps the newest
+// (including asleep ones) with their ports, weights and failed marks; the
+// custom domains bound to them; API tokens (hashes only); and the audit log, which keeps the newest
 // settings.audit_max_entries entries (SetAuditLimit).
 //
 // It is a bbolt file, {data_dir}/tenement.db: every change is one
@@ -135,7 +135,7 @@ func replaced(f *os.File, path string) bool {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketInstances, bucketTokens, bucketTokenHashes, bucketAudit, bucketMeta} {
+		for _, b := range [][]byte{bucketInstances, bucketTokens, bucketTokenHashes, bucketAudit, bucketMeta, bucketDomains, bucketDomainIndex} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}

@@ -267,6 +267,13 @@ func newTestSupervisor(t *testing.T, f *fakeSystemd, services string) *Superviso
 // newObservedSupervisor is newTestSupervisor with an observer.
 func newObservedSupervisor(t *testing.T, f *fakeSystemd, services string, obs Observer) *Supervisor {
 	t.Helper()
+	return newSupervisorWith(t, f, services, func(o *Options, _ *store.Store) { o.Observer = obs })
+}
+
+// newSupervisorWith is newTestSupervisor with options that opts sets,
+// given the store.
+func newSupervisorWith(t *testing.T, f *fakeSystemd, services string, opts func(*Options, *store.Store)) *Supervisor {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse(dir+"/tenement.toml", []byte(fmt.Sprintf("[settings]\ndata_dir = %q\nport_range = \"21000-21999\"\nhealth_check_interval = \"100ms\"\n%s", dir, services)))
 	if err != nil {
@@ -277,7 +284,9 @@ func newObservedSupervisor(t *testing.T, f *fakeSystemd, services string, obs Ob
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true", DropInDir: t.TempDir(), Observer: obs})
+	o := Options{Config: cfg, Systemd: f, Store: st, Log: slog.New(slog.DiscardHandler), Wrapper: "/bin/true", DropInDir: t.TempDir()}
+	opts(&o, st)
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,6 +178,9 @@ type Info struct {
 	// Throttled: idle, running with lowered CPU and memory
 	// (idle_action = "throttle") until the next request.
 	Throttled bool
+	// Domains are the custom domains bound to it, sorted (shared: do not
+	// change).
+	Domains []string
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.

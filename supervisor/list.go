@@ -79,6 +79,7 @@ func (s *Supervisor) List(opts ListOptions) ([]Info, names.Instance) {
 		f := s.flags(in)
 		in.mu.Unlock()
 		i.RestartPending, i.Orphaned = f.RestartPending, f.Orphaned
+		i.Domains = s.domains.Of(in.name)
 		fillUsage(&i, acct)
 		out = append(out, i)
 	}
@@ -96,6 +97,7 @@ func (s *Supervisor) Get(ctx context.Context, n names.Instance) (Info, error) {
 	f := s.flags(in)
 	in.mu.Unlock()
 	i.RestartPending, i.Orphaned = f.RestartPending, f.Orphaned
+	i.Domains = s.domains.Of(n)
 	fillUsage(&i, s.accounting(true))
 	return i, nil
 }

@@ -74,9 +74,12 @@ func (s *Supervisor) Delete(ctx context.Context, n names.Instance, purge bool) e
 	in.state, in.owned = StateAsleep, false
 	s.freePort(in)
 	in.mu.Unlock()
+	// The store deletes the instance's domains with it; the table
+	// forgets them, so that no request or certificate is served for them.
 	if err := s.store.DeleteInstance(n); err != nil {
 		return err
 	}
+	s.domains.Forget(n)
 	s.obs.Deleted(n)
 	if purge {
 		if err := os.RemoveAll(s.dataDir(n)); err != nil {

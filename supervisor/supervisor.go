@@ -31,6 +31,7 @@ import (
 	"github.com/tenement/tenement/cgroupstat"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/dbusapi"
+	"github.com/tenement/tenement/domains"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/isolation"
 	"github.com/tenement/tenement/names"
@@ -93,7 +94,27 @@ type Options struct {
 	// DropInDir is where the drop-ins of the units' commands go
 	// (dropin.go). Default DefaultDropInDir; "-" writes none.
 	DropInDir string
+	// Domains, if set, are the custom domains bound to instances: their
+	// Info shows them, and Delete forgets them.
+	Domains Domains
 }
+
+// Domains is what the supervisor needs of the custom domains' table;
+// *domains.Table has it.
+type Domains interface {
+	// Of returns the domains bound to n; the caller must not change it.
+	Of(n names.Instance) []string
+	// Forget drops, from memory, the domains of an instance the store
+	// deleted (with its bindings).
+	Forget(n names.Instance)
+}
+
+var _ Domains = (*domains.Table)(nil)
+
+type noDomains struct{}
+
+func (noDomains) Of(names.Instance) []string { return nil }
+func (noDomains) Forget(names.Instance)      {}
 
 // Observer receives lifecycle events (for metrics); it must not block.
 type Observer interface {
@@ -120,6 +141,7 @@ type Supervisor struct {
 	dropInDir string
 	obs       Observer
 	acct      Accounting
+	domains   Domains
 
 	// life is the supervisor's own lifetime (not a caller's): starts,
 	// stops and health loops run within it, whoever asked for them. It
@@ -198,6 +220,10 @@ func New(o Options) (*Supervisor, error) {
 	s.cfg.Store(newConfigState(o.Config, nil))
 	if s.obs == nil {
 		s.obs = nopObserver{}
+	}
+	s.domains = o.Domains
+	if s.domains == nil {
+		s.domains = noDomains{}
 	}
 	return s, nil
 }

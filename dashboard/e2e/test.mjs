@@ -33,6 +33,7 @@ const adminToken = need('ADMIN_TOKEN');
 const tenantToken = need('TENANT_TOKEN');
 const tenantInstance = need('TENANT_INSTANCE');
 const stopInstance = need('STOP_INSTANCE');
+const tenantDomain = need('TENANT_DOMAIN');
 const asleepPrefix = need('ASLEEP_PREFIX');
 const asleepCount = Number(need('ASLEEP_INSTANCES'));
 const shots = need('SCREENSHOT_DIR');
@@ -73,7 +74,7 @@ async function waitFor(what, f, timeout = 30000) {
   }
 }
 
-const rowNames = (page) => page.locator('#rows tr th').allTextContents();
+const rowNames = (page) => page.locator('#rows tr th .name').allTextContents();
 // rowsAre waits until the table shows exactly these instances, in order.
 const rowsAre = (page, want) => waitFor(`rows ${want.length > 2 ? `${want[0]} … ${want.at(-1)} (${want.length})` : want.join(', ')}`,
   async () => (await rowNames(page)).join() === want.join());
@@ -153,6 +154,9 @@ try {
   }
   if ((await stateOf(page, stopInstance)) !== 'running') fail(`${stopInstance} is not running at first`);
   ok('every column of a row has a value');
+  const domains = (await page.locator(`#rows tr[data-instance="${tenantInstance}"] th .domains`).textContent()).trim();
+  if (domains !== tenantDomain) fail(`the row of ${tenantInstance} shows the custom domains "${domains}", want "${tenantDomain}"`);
+  ok(`the row of ${tenantInstance} shows its custom domain ${tenantDomain}`);
 
   // 4. Stop one instance from the UI, confirming in the dialog.
   await page.getByRole('button', { name: `Stop ${stopInstance}`, exact: true }).click();

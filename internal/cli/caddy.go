@@ -46,15 +46,15 @@ X-Forwarded-For and X-Forwarded-Proto; set front_listen and front_group
 By default Caddy gets certificates on demand: at the first TLS handshake for
 a name it asks tenement (GET ` + apitype.AskPath + `?domain=NAME on tenement's
 listener on this host), which allows only the root domain,
-{service}.{domain} of configured services and {id}.{service}.{domain} of
-known instances. This needs no DNS API and no wildcard certificate; see
-docs/production.md.
+{service}.{domain} of configured services, {id}.{service}.{domain} of
+known instances and the custom domains bound to instances (ten domain add).
+This needs no DNS API and no wildcard certificate; see docs/production.md.
 
 With --dns-provider P, Caddy gets wildcard certificates (*.{domain} and
 *.{service}.{domain} for each configured service) with the ACME DNS-01
 challenge instead. That needs a Caddy built with the caddy-dns/P module
 (Debian's caddy package has none) and the provider's API token in Caddy's
-environment.`,
+environment. Custom domains still get theirs on demand.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.caddyDefaults(cmd, &o, port); err != nil {
@@ -195,22 +195,42 @@ func renderCaddyfile(o caddyOptions) (string, error) {
 func renderOnDemand(w func(string, ...any), o caddyOptions) {
 	w("# Certificates on demand: at the first TLS handshake for a name, Caddy asks\n")
 	w("# tenement whether it serves it. tenement says yes only for %s,\n", o.Domain)
-	w("# {service}.%s of configured services and {id}.{service}.%s of\n", o.Domain, o.Domain)
-	w("# known instances, so nobody can make Caddy request certificates for names\n")
-	w("# that do not exist. No DNS API and no wildcard certificate are needed; DNS\n")
-	w("# must point %s, *.%s and *.*.%s (or each name) here.\n", o.Domain, o.Domain, o.Domain)
+	w("# {service}.%s of configured services, {id}.{service}.%s of\n", o.Domain, o.Domain)
+	w("# known instances and the custom domains bound to instances (ten domain add),\n")
+	w("# so nobody can make Caddy request certificates for names that tenement does\n")
+	w("# not serve. No DNS API and no wildcard certificate are needed; DNS must point\n")
+	w("# %s, *.%s and *.*.%s (or each name) here.\n", o.Domain, o.Domain, o.Domain)
 	w("{\n")
 	if o.Email != "" {
 		w("\temail %s\n", o.Email)
 	}
+	renderAsk(w, o)
+	w("}\n\n")
+	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
+	w("\ttls {\n\t\ton_demand\n\t}\n")
+	w("\treverse_proxy %s\n}\n", caddyUpstream(o.Front))
+	renderCustomDomains(w, o)
+}
+
+// renderAsk writes the global on_demand_tls option: Caddy asks tenement's
+// ask endpoint before it gets a certificate on demand.
+func renderAsk(w func(string, ...any), o caddyOptions) {
+	ask := o.Front
 	if strings.HasPrefix(o.Front, "unix:") {
 		w("\t# Over TCP on this host (Caddy's ask takes no unix socket): tenement\n")
 		w("\t# answers it to loopback peers and on its front listener only.\n")
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Upstream, apitype.AskPath)
-	} else {
-		w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n}\n\n", o.Front, apitype.AskPath)
+		ask = o.Upstream
 	}
-	w("%s, *.%s, *.*.%s {\n", o.Domain, o.Domain, o.Domain)
+	w("\ton_demand_tls {\n\t\task http://%s%s\n\t}\n", ask, apitype.AskPath)
+}
+
+// renderCustomDomains writes the site of customers' own domains: every
+// other name, with a certificate on demand, which the ask endpoint allows
+// for bound domains only.
+func renderCustomDomains(w func(string, ...any), o caddyOptions) {
+	w("\n# Custom domains (ten domain add notes:alice notes.alice-corp.com): any other\n")
+	w("# name, with a certificate on demand for the domains bound to instances.\n")
+	w("https:// {\n")
 	w("\ttls {\n\t\ton_demand\n\t}\n")
 	w("\treverse_proxy %s\n}\n", caddyUpstream(o.Front))
 }
@@ -233,10 +253,14 @@ func renderDNS(w func(string, ...any), o caddyOptions) {
 		w("# credentials in Caddy's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).\n")
 	}
 	w("# A wildcard covers one label: every service needs its own *.{service} block;\n")
-	w("# run ten caddy again after adding a service.\n")
+	w("# run ten caddy again after adding a service. Custom domains (ten domain add)\n")
+	w("# get certificates on demand, for the names tenement says it serves.\n")
+	w("{\n")
 	if o.Email != "" {
-		w("{\n\temail %s\n}\n", o.Email)
+		w("\temail %s\n", o.Email)
 	}
+	renderAsk(w, o)
+	w("}\n")
 	tlsBlock := fmt.Sprintf("\ttls {\n\t\tdns %s %s\n\t}\n", o.DNSProvider, token)
 	tlsBlock = strings.Replace(tlsBlock, " \n", "\n", 1)
 	block := func(sites string) {
@@ -246,4 +270,5 @@ func renderDNS(w func(string, ...any), o caddyOptions) {
 	for _, svc := range o.Services {
 		block(fmt.Sprintf("*.%s.%s", svc, o.Domain))
 	}
+	renderCustomDomains(w, o)
 }

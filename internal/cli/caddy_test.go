@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -172,6 +173,53 @@ func TestCaddyValidate(t *testing.T) {
 	}
 	if out, err := validate(onDemand); err != nil || !strings.Contains(out, "Valid configuration") {
 		t.Errorf("caddy validate %s: %v\n%s", onDemand, err, out)
+	}
+	// Caddy's own reading of it: every name Caddy serves gets its
+	// certificate on demand, after asking tenement, and a route without a
+	// host matcher takes the custom domains to tenement.
+	cmd := exec.Command(caddy, "adapt", "--config", onDemand, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir+"/data", "XDG_CONFIG_HOME="+dir+"/config")
+	adapted, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("caddy adapt: %v", err)
+	}
+	var conf struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []struct {
+						Match []map[string]any `json:"match"`
+					} `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+			TLS struct {
+				Automation struct {
+					Policies []struct {
+						Subjects []string `json:"subjects"`
+						OnDemand bool     `json:"on_demand"`
+					} `json:"policies"`
+					OnDemand struct {
+						Ask string `json:"ask"`
+					} `json:"on_demand"`
+				} `json:"automation"`
+			} `json:"tls"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(adapted, &conf); err != nil {
+		t.Fatal(err)
+	}
+	a := conf.Apps.TLS.Automation
+	if a.OnDemand.Ask != "http://127.0.0.1:8081/api/tls/ask" || len(a.Policies) != 1 || !a.Policies[0].OnDemand || len(a.Policies[0].Subjects) != 0 {
+		t.Errorf("Caddy's TLS automation: %+v, want one on-demand policy for every name, asking tenement", a)
+	}
+	catchAll := false
+	for _, srv := range conf.Apps.HTTP.Servers {
+		for _, r := range srv.Routes {
+			catchAll = catchAll || len(r.Match) == 0
+		}
+	}
+	if !catchAll {
+		t.Errorf("no route for custom domains (a route without a host matcher):\n%s", adapted)
 	}
 	dns := filepath.Join(dir, "dns.Caddyfile")
 	if _, errOut, code := tenCaddy(t, "--config", cfg, "caddy", "--dns-provider", "cloudflare", "-o", dns); code != 0 {

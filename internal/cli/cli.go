@@ -121,7 +121,7 @@ func (a *app) root() *cobra.Command {
 		a.psCmd(), a.healthCmd(), a.weightCmd(), a.configCmd(), a.versionCmd(),
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
-		a.caddyCmd(), a.credentialCmd(), a.keepAwakeCmd(),
+		a.caddyCmd(), a.credentialCmd(), a.keepAwakeCmd(), a.domainCmd(),
 	)
 	return root
 }

@@ -358,7 +358,8 @@
 
   function newRow(id) {
     const tr = el('tr', { 'data-instance': id });
-    tr.append(el('th', { scope: 'row', text: id }));
+    // The name, and under it the custom domains bound to the instance.
+    tr.append(el('th', { scope: 'row' }, el('span', { class: 'name', text: id }), el('span', { class: 'domains' })));
     for (const c of COLUMNS) {
       const td = el('td', { 'data-col': c });
       if (LABELS[c]) td.setAttribute('data-label', LABELS[c]);
@@ -384,6 +385,12 @@
     const running = i.state === 'running';
     const changed = tr.dataset.state && tr.dataset.state !== i.state ? `${i.id} is now ${i.state}.` : null;
     tr.dataset.state = i.state;
+    const domains = (i.domains || []).join(' ');
+    const dom = tr.querySelector('th .domains');
+    if (dom.textContent !== domains) {
+      dom.textContent = domains;
+      dom.title = domains ? `Custom domains: ${domains}` : '';
+    }
     setCell(tr, 'state', el('span', { class: `badge st-${i.state}`, text: i.state }),
       ...(i.reason && i.state !== 'running' ? [el('span', { class: 'reason', text: i.reason })] : []));
     setCell(tr, 'health', running ? el('span', { class: `badge h-${i.health}`, text: i.health }) : na('—'));
