@@ -83,14 +83,16 @@ func (p *healthProber) close() {
 // kept connection that is the app having closed it, and the caller dials
 // again.
 func (p *healthProber) roundTrip(ctx context.Context, address, path string, keep bool) (closedEarly bool, err error) {
+	c := p.conn
 	deadline, _ := ctx.Deadline()
-	_ = p.conn.SetDeadline(deadline)
+	_ = c.SetDeadline(deadline)
 	// A cancelled ctx (the instance is stopping) ends the wait at once.
-	stop := context.AfterFunc(ctx, func() { _ = p.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	kept := false
 	defer func() {
-		if !kept {
+		// When ctx ended meanwhile, its func may set a past deadline on
+		// the connection at any time: it is not kept.
+		if !stop() || !kept {
 			p.close()
 		}
 	}()
@@ -101,7 +103,7 @@ func (p *healthProber) roundTrip(ctx context.Context, address, path string, keep
 	}
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + address +
 		"\r\nUser-Agent: tenement-health\r\nConnection: " + conn + "\r\n\r\n"
-	if _, err := io.WriteString(p.conn, req); err != nil {
+	if _, err := io.WriteString(c, req); err != nil {
 		return ctx.Err() == nil, checkErr(ctx, err)
 	}
 	line, err := p.br.ReadSlice('\n')
