@@ -27,9 +27,9 @@ func TestDomainRoutes(t *testing.T) {
 		code              int
 		want              string // a substring of the answer
 	}{
-		{"bind", "local", `{"instance":"notes:alice","domain":"Notes.Alice-Corp.com"}`, 200, `"domain": "notes.alice-corp.com"`},
-		{"idn", "local", `{"instance":"notes:alice","domain":"bücher.example"}`, 200, `"domain": "xn--bcher-kva.example"`},
-		{"bob's own", "local", `{"instance":"notes:bob","domain":"bob.example"}`, 200, `"instance": "notes:bob"`},
+		{"bind", "local", `{"instance":"notes:alice","domain":"Notes.Alice-Corp.com"}`, 200, `"domain":"notes.alice-corp.com"`},
+		{"idn", "local", `{"instance":"notes:alice","domain":"bücher.example"}`, 200, `"domain":"xn--bcher-kva.example"`},
+		{"bob's own", "local", `{"instance":"notes:bob","domain":"bob.example"}`, 200, `"instance":"notes:bob"`},
 		{"bound elsewhere", "local", `{"instance":"notes:bob","domain":"notes.alice-corp.com"}`, 409,
 			`"conflict: domain notes.alice-corp.com is bound to notes:alice already; remove it there first, or move it"`},
 		{"the root domain", "local", `{"instance":"notes:bob","domain":"example.com"}`, 400, "is under settings.domain example.com"},
@@ -40,7 +40,7 @@ func TestDomainRoutes(t *testing.T) {
 		{"bad instance", "local", `{"instance":"notes","domain":"carol.example"}`, 400, "want service:id"},
 		{"over the cap", "local", `{"instance":"notes:alice","domain":"third.alice.example"}`, 409, "max_domains_per_instance"},
 		{"a tenant binds", aliceTok, `{"instance":"notes:alice","domain":"mine.example"}`, 403, "binding domains needs an admin token"},
-		{"moved", "local", `{"instance":"notes:bob","domain":"notes.alice-corp.com","move":true}`, 200, `"moved_from": "notes:alice"`},
+		{"moved", "local", `{"instance":"notes:bob","domain":"notes.alice-corp.com","move":true}`, 200, `"moved_from":"notes:alice"`},
 	} {
 		code, out := bind(tt.token, tt.body)
 		if code != tt.code || !strings.Contains(out, tt.want) || (code >= 400 && strings.Count(out, "\n") > 2) {
@@ -65,7 +65,7 @@ func TestDomainRoutes(t *testing.T) {
 		t.Errorf("remove again: %d %s, want 404", code, out)
 	}
 	if code, _, out := a.call(t, "GET", "/api/domains?instance=notes:bob", "local", nil); code != 200 ||
-		strings.Count(out, `"domain"`) != 1 || !strings.Contains(out, `"domain": "bob.example"`) {
+		strings.Count(out, `"domain"`) != 1 || !strings.Contains(out, `"domain":"bob.example"`) {
 		t.Errorf("bob's, after the moved one was removed: %d %s", code, out)
 	}
 	// Every change is audited, refusals to admins included.
