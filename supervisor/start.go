@@ -79,6 +79,10 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, cause Cause) er
 				in.mu.Unlock()
 				return fmt.Errorf("%w: %s: service %q is no longer configured (the instance is orphaned: ten delete it)", errdefs.ErrNotFound, in.name, in.name.Service)
 			}
+			if in.fenced {
+				in.mu.Unlock()
+				return errFenced(in.name)
+			}
 			s.beginStart(in, true, cause)
 		}
 		o := in.start // starting: a start is always in progress
