@@ -12,9 +12,11 @@ import (
 
 // newFrontend returns the HTTP listener's handler: the proxy, with the root
 // domain going to rootHandler(api). obs, if not nil, is told about every
-// proxied request (metrics).
-func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
+// proxied request (metrics); fleet, if not nil, forwards other fleet
+// hosts' instances.
+func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, api http.Handler, obs proxy.Observer, fleet *proxy.FleetOptions, log *slog.Logger) http.Handler {
 	px := proxy.New(proxy.Options{
+		Fleet:    fleet,
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
 		Root:     rootHandler(api, cfg.Settings.APIOverHTTP, log),
