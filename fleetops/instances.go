@@ -152,7 +152,7 @@ func (o *Ops) Create(ctx context.Context, ns []names.Instance, host string) (api
 		}
 		fresh = append(fresh, n)
 	}
-	placed, err := o.placeAll(ctx, fresh, host)
+	placed, err := o.placeAll(ctx, o.assign(fresh, host))
 	for _, p := range placed {
 		if p.created {
 			resp.Created++
@@ -181,21 +181,39 @@ type placed struct {
 	created bool
 }
 
-// placeAll places ns, eight at a time, stopping at the first error.
-func (o *Ops) placeAll(ctx context.Context, ns []names.Instance, host string) ([]placed, error) {
+// assign names the host of each new instance: host, or the live host
+// with the most free room (ties by name), counting the ones before it. The
+// choice is made here, in order, and the placements then go out eight at
+// a time: left to each placement, eight at once would all see the same
+// host with the most room.
+func (o *Ops) assign(ns []names.Instance, host string) []fleet.Placement {
+	out := make([]fleet.Placement, len(ns))
+	t := newTargets(o.agent.Hosts(), "")
+	for k, n := range ns {
+		out[k] = fleet.Placement{Instance: n, Host: host}
+		if host == "" {
+			out[k].Host, _ = t.pick() // "": no room; the fleet says so
+		}
+	}
+	return out
+}
+
+// placeAll places ps on their hosts, eight at a time, stopping at the
+// first error.
+func (o *Ops) placeAll(ctx context.Context, ps []fleet.Placement) ([]placed, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out := make([]placed, len(ns))
-	ok := make([]bool, len(ns))
+	out := make([]placed, len(ps))
+	ok := make([]bool, len(ps))
 	sem := make(chan struct{}, 8)
-	for k, n := range ns {
+	for k, want := range ps {
 		if ctx.Err() != nil {
 			break
 		}
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			p, created, err := o.agent.Place(ctx, n, host)
+			p, created, err := o.agent.Place(ctx, want.Instance, want.Host)
 			if err != nil {
 				cancel(err)
 				return
