@@ -27,6 +27,9 @@ type world struct {
 	tokens  map[string]store.Token
 	down    bool  // etcd unreachable
 	moveErr error // the next Move fails with it
+	// downAtFlip: the next Move happens, and etcd goes away before it
+	// answers
+	downAtFlip bool
 }
 
 func newWorld() *world {
@@ -149,6 +152,16 @@ func (a *fakeAgent) Move(_ context.Context, n names.Instance, to string) (fleet.
 	if err := a.w.moveErr; err != nil {
 		a.w.moveErr = nil
 		return fleet.Placement{}, err
+	}
+	if a.w.downAtFlip {
+		a.w.downAtFlip, a.w.down = false, true
+		a.w.places[n] = to
+		return fleet.Placement{}, errDown
+	}
+	if a.w.downAtFlip {
+		a.w.downAtFlip, a.w.down = false, true
+		a.w.places[n] = to
+		return fleet.Placement{}, errDown
 	}
 	if a.w.down {
 		return fleet.Placement{}, errDown

@@ -53,6 +53,14 @@ func (o *Ops) Move(ctx context.Context, n names.Instance, to string, withoutData
 // moveFromHere moves an instance of this host: fence, copy, flip, forget.
 func (o *Ops) moveFromHere(ctx context.Context, n names.Instance, to string) (apitype.MoveResponse, error) {
 	resp := apitype.MoveResponse{Instance: n.String(), From: o.self, To: to}
+	// Ask etcd first (a read, at once when it is away): a move that
+	// could not flip the placement must not stop the instance and copy
+	// its data for nothing.
+	if p, ok, err := o.agent.LookupPlacement(ctx, n); err != nil {
+		return resp, fmt.Errorf("move %s: %w", n, err)
+	} else if !ok || p.Host != o.self {
+		return resp, fmt.Errorf("%w: move %s: it no longer lives here", errdefs.ErrConflict, n)
+	}
 	done := o.busy.add(n)
 	if !o.local.Known(n) { // placed here, never registered: register it to fence it
 		if _, err := o.local.CreateMany([]names.Instance{n}); err != nil {

@@ -316,19 +316,29 @@ func TestMove(t *testing.T) {
 		t.Errorf("import over the owner's data: %v", err)
 	}
 
-	// back to h1, and etcd does not answer the flip (which happened)
+	// etcd away: the move fails at once, and stops nothing
 	w.hosts["h1"] = hostAt(w, "h1", serveData(t, h1))
 	h2.local.known[n] = true
-	w.moveErr = errDown
 	w.down = true
+	if _, err := h2.ops.Move(ctx, n, "h1", false); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Fatalf("move with etcd away: %v", err)
+	}
+	if got := h2.local.took(); len(got) != 0 {
+		t.Errorf("a move with etcd away did %v", got)
+	}
+	w.down = false
+
+	// back to h1, and etcd does not answer the flip (which happened)
+	w.downAtFlip = true
 	if _, err := h2.ops.Move(ctx, n, "h1", false); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("move with etcd away at the flip: %v", err)
 	}
-	if !h2.local.fenced[n] || !h2.ops.busy.has(n) {
+	time.Sleep(100 * time.Millisecond)
+	if !h2.local.Known(n) || !h2.ops.busy.has(n) {
 		t.Error("an undecided move did not keep the instance fenced")
 	}
 	w.mu.Lock()
-	w.places[n], w.down = "h1", false // the flip had happened; etcd is back
+	w.down = false // etcd is back: the flip had happened
 	w.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for h2.local.Known(n) && time.Now().Before(deadline) {
