@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -128,5 +130,265 @@ func TestFleetForwardedClient(t *testing.T) {
 	status, hdr, _, _ := h1.get(id, "notes", "/", apitype.HopHeader, "h3 not-the-secret")
 	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Errorf("a client's forged hop header for another host's instance: %d, want 503 with Retry-After and no hop", status)
+	}
+}
+
+// TestFleetTokens: a token created on h1 works on h2 and h3 within the
+// watch's delay; revoked on h3, it stops working on h1.
+func TestFleetTokens(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2, h3 := c.hosts[0], c.hosts[1], c.hosts[2]
+	var tok apitype.NewToken
+	if err := json.Unmarshal([]byte(h1.mustTen(t, "token", "create", "--json", "--description", "fleet test")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	list := func(h *tenHost) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+h.addr()+"/api/instances?limit=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	t0 := time.Now()
+	for _, h := range []*tenHost{h2, h3} {
+		eventually(t, 5*time.Second, "the token on "+h.Name, func() error {
+			if s := list(h); s != 200 {
+				return fmt.Errorf("%d", s)
+			}
+			return nil
+		})
+	}
+	t.Logf("measured: a token made on h1 worked on h2 and h3 after %v", time.Since(t0).Round(time.Millisecond))
+	h3.mustTen(t, "token", "revoke", tok.ID)
+	eventually(t, 5*time.Second, "the revocation on h1", func() error {
+		if s := list(h1); s != http.StatusUnauthorized {
+			return fmt.Errorf("%d", s)
+		}
+		return nil
+	})
+}
+
+// TestFleetMove: ten move of an instance with data, asked of a third
+// host, keeps the data, and a client that retries on 503 sees no other
+// failure meanwhile.
+func TestFleetMove(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2, h3 := c.hosts[0], c.hosts[1], c.hosts[2]
+	h1.mustTen(t, "create", "--host", "h1", "notes:mover")
+	secret := filepath.Join(h1.dir, "db-password")
+	if err := os.WriteFile(secret, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h1.mustTen(t, "credential", "set", "notes:mover", "DB_PASSWORD", "--from-file", secret)
+	if status, _, body, err := h2.get("mover", "notes", "/write?name=rows&value=alice-rows"); err != nil || status != 200 {
+		t.Fatalf("write through h2: %d %s %v", status, body, err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var oks, unavailable int
+	var others []string
+	for _, h := range c.hosts { // a client through each host, retrying on 503
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, _, body, err := h.get("mover", "notes", "/read?name=rows")
+				mu.Lock()
+				switch {
+				case err == nil && status == 200 && body == "alice-rows":
+					oks++
+				case err == nil && status == http.StatusServiceUnavailable:
+					unavailable++
+				default:
+					others = append(others, fmt.Sprintf("via %s: %d %q %v", h.Name, status, body, err))
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	var moved apitype.MoveResponse
+	if err := json.Unmarshal([]byte(h3.mustTen(t, "move", "notes:mover", "--to", "h2", "--json")), &moved); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("measured: move of %d bytes: unavailable %.2fs; the clients got %d answers, %d of them 503", moved.Bytes, moved.Seconds, oks+unavailable, unavailable)
+	if moved.From != "h1" || moved.To != "h2" || moved.Bytes == 0 {
+		t.Errorf("moved %+v", moved)
+	}
+	if len(others) > 0 {
+		t.Errorf("a retrying client saw other failures than 503:\n%s", strings.Join(others, "\n"))
+	}
+	for _, h := range c.hosts {
+		if status, _, body, _ := h.get("mover", "notes", "/read?name=rows"); status != 200 || body != "alice-rows" {
+			t.Errorf("after the move, via %s: %d %q", h.Name, status, body)
+		}
+	}
+	if i := h1.ps(t)["notes:mover"]; i.Host != "h2" {
+		t.Errorf("h1 lists it on %q", i.Host)
+	}
+	if units := h1.units(t); slices.Contains(units, "tenement@notes-mover.service") {
+		t.Error("the unit still runs on h1")
+	}
+	if out := h2.mustTen(t, "credential", "list", "notes:mover"); !strings.Contains(out, "DB_PASSWORD") {
+		t.Errorf("the credential did not move: %s", out)
+	}
+	if out, err := h1.ten("credential", "list", "notes:mover"); err == nil && strings.Contains(out, "DB_PASSWORD") {
+		t.Errorf("h1 kept the credential: %s", out)
+	}
+}
+
+// TestFleetEtcdDown: with etcd stopped every host keeps serving its own
+// instances (and forwarding: the last view stays); a create, a move and a
+// token fail with one clear line; once etcd is back, creates work again.
+func TestFleetEtcdDown(t *testing.T) {
+	c := fleetOf(t)
+	h1 := c.hosts[0]
+	if err := c.f.Etcd.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			c.f.Etcd.Start(t.Context())
+		}
+	}()
+	owners := map[string]string{}
+	for name, i := range h1.ps(t) {
+		if strings.HasPrefix(name, "notes:t") {
+			owners[strings.TrimPrefix(name, "notes:")] = i.Host
+		}
+	}
+	for _, h := range c.hosts {
+		for id, owner := range owners {
+			if owner != h.Name {
+				continue
+			}
+			if status, _, body, err := h.get(id, "notes", "/"); err != nil || status != 200 || !strings.HasPrefix(body, "hello from notes:"+id) {
+				t.Errorf("%s's own %s with etcd down: %d %q %v", h.Name, id, status, body, err)
+			}
+		}
+	}
+	if status, _, _, err := h1.get("t00", "notes", "/"); err != nil || status != 200 {
+		t.Errorf("any instance through h1 with etcd down: %d %v", status, err)
+	}
+	t0 := time.Now()
+	for _, args := range [][]string{{"create", "notes:while-down"}, {"token", "create"}, {"move", "notes:mover", "--to", "h1"}} {
+		out, err := h1.ten(args...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err == nil || len(lines) != 1 || !strings.Contains(out, "etcd unreachable") {
+			t.Errorf("ten %s with etcd down: %v\n%s\nwant one line saying etcd is unreachable", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Logf("measured: three changes refused with etcd down in %v", time.Since(t0).Round(time.Millisecond))
+	if err := c.f.Etcd.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	t0 = time.Now()
+	eventually(t, 30*time.Second, "a create after etcd's restart", func() error {
+		out, err := h1.ten("create", "notes:after-etcd")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	t.Logf("measured: creates worked again %v after etcd restarted", time.Since(t0).Round(time.Millisecond))
+	for _, h := range c.hosts {
+		eventually(t, 10*time.Second, h.Name+" lists it", func() error {
+			if _, ok := h.ps(t)["notes:after-etcd"]; !ok {
+				return fmt.Errorf("not listed")
+			}
+			return nil
+		})
+	}
+}
+
+// TestFleetHostDown: a host dies (its daemon killed with SIGKILL, so its
+// lease is not revoked, then its manager stopped): its instances answer
+// 503 with Retry-After through the other hosts at once (the connection is
+// refused), and without a forwarding attempt once its lease has expired,
+// within the lease's TTL; the other hosts' keep answering, and new
+// instances avoid it.
+func TestFleetHostDown(t *testing.T) {
+	c := fleetOf(t)
+	h1, h3 := c.hosts[0], c.hosts[2]
+	owners := map[string]string{}
+	for name, i := range h1.ps(t) {
+		if strings.HasPrefix(name, "notes:t") {
+			owners[strings.TrimPrefix(name, "notes:")] = i.Host
+		}
+	}
+	var onH3 string
+	for id, o := range owners {
+		if o == "h3" {
+			onH3 = id
+		}
+	}
+	if onH3 == "" {
+		t.Fatalf("owners %v", owners)
+	}
+	t0 := time.Now()
+	if out, err := h3.Command(t.Context(), "systemctl", "kill", "--signal=SIGKILL", daemonUnit).CombinedOutput(); err != nil {
+		t.Fatalf("kill h3's daemon: %v %s", err, out)
+	}
+	if err := h3.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var first, expired time.Duration
+	eventually(t, leaseTTL+5*time.Second, "503 for h3's instance", func() error {
+		status, hdr, _, err := h1.get(onH3, "notes", "/")
+		if err == nil && status == http.StatusServiceUnavailable && hdr.Get("Retry-After") != "" {
+			first = time.Since(t0)
+			return nil
+		}
+		return fmt.Errorf("%d %v", status, err)
+	})
+	eventually(t, leaseTTL+5*time.Second, "h3's lease expires", func() error {
+		if i := h1.ps(t)["notes:"+onH3]; !i.HostDown {
+			return fmt.Errorf("h3 not down yet")
+		}
+		expired = time.Since(t0)
+		return nil
+	})
+	t.Logf("measured: h3 killed; its instances answered 503 with Retry-After through h1 after %v; its lease expired after %v (TTL %v)",
+		first.Round(time.Millisecond), expired.Round(time.Millisecond), leaseTTL)
+	if expired > leaseTTL+2*time.Second {
+		t.Errorf("h3 was seen down after %v, more than the lease TTL", expired)
+	}
+	if status, hdr, _, err := h1.get(onH3, "notes", "/"); err != nil || status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Errorf("h3's instance after its lease expired: %d %v", status, err)
+	}
+	for id, o := range owners {
+		if o == "h3" {
+			continue
+		}
+		if status, _, _, err := h1.get(id, "notes", "/"); err != nil || status != 200 {
+			t.Errorf("%s on %s with h3 down: %d %v", id, o, status, err)
+		}
+	}
+	var created apitype.CreateResponse
+	args := []string{"create", "--json"}
+	for i := range 6 {
+		args = append(args, fmt.Sprintf("notes:late%d", i))
+	}
+	if err := json.Unmarshal([]byte(h1.mustTen(t, args...)), &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.Created != 6 || created.Hosts["h3"] != 0 {
+		t.Errorf("created %+v with h3 down, want none on h3", created)
+	}
+	if out, err := h1.ten("delete", "notes:"+onH3); err == nil || !strings.Contains(out, "which is down") {
+		t.Errorf("delete of a dead host's instance: %v %s", err, out)
 	}
 }

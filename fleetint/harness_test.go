@@ -3,7 +3,6 @@
 package fleetint
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -70,11 +69,6 @@ type tenHost struct {
 	*fleettest.Host
 	c            *cluster
 	dir, cfgPath string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	logs bytes.Buffer
-	done chan struct{}
 }
 
 var shared struct {
@@ -135,9 +129,16 @@ func startCluster() (*cluster, error) {
 	return c, nil
 }
 
-// stop stops the hosts (their daemons and tenants die with their
+// stop stops the daemons, then the hosts (their tenants go with their
 // managers), etcd and the hub.
-func (c *cluster) stop() { c.f.Stop() }
+func (c *cluster) stop() {
+	var wg sync.WaitGroup
+	for _, h := range c.hosts {
+		wg.Go(h.stopDaemon)
+	}
+	wg.Wait()
+	c.f.Stop()
+}
 
 // build puts ten, ten-isolate and the test app into the share dir.
 func build(share string) error {
@@ -193,40 +194,46 @@ secret_file = %q
 	return os.WriteFile(h.cfgPath, []byte(cfg), 0o644)
 }
 
+// daemonUnit is the unit ten serve runs as inside each host, as the
+// packaged tenement.service does: a stop is systemd's, and the logs are
+// in the host's journal.
+const daemonUnit = "ten-serve.service"
+
 // start runs ten serve inside the host and waits until its API answers.
 func (h *tenHost) start() error {
-	h.mu.Lock()
-	cmd := h.Command(context.Background(), h.bin("ten"), "serve", "--config", h.cfgPath)
-	cmd.Stdout, cmd.Stderr = &lockedWriter{&h.mu, &h.logs}, &lockedWriter{&h.mu, &h.logs}
-	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
-	if err := cmd.Start(); err != nil {
-		h.mu.Unlock()
-		return err
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := h.Command(ctx, "systemd-run", "--unit="+daemonUnit, "--service-type=exec",
+		"--setenv=GORACE=halt_on_error=1", "--property=KillMode=mixed",
+		h.bin("ten"), "serve", "--config", h.cfgPath).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: systemd-run ten serve: %v: %s", h.Name, err, out)
 	}
-	h.cmd, h.done = cmd, make(chan struct{})
-	done := h.done
-	h.mu.Unlock()
-	go func() { cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("%s: ten serve exited:\n%s", h.Name, h.Logs())
-		default:
-		}
+	for ctx.Err() == nil {
 		if _, err := h.ten("ps"); err == nil {
 			return nil
+		}
+		if st, _ := h.Command(ctx, "systemctl", "is-active", daemonUnit).Output(); strings.TrimSpace(string(st)) == "failed" {
+			return fmt.Errorf("%s: ten serve exited:\n%s", h.Name, h.Logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s: ten serve did not answer:\n%s", h.Name, h.Logs())
 }
 
-// Logs returns what the host's daemon printed.
+// stopDaemon stops ten serve (its tenants keep running).
+func (h *tenHost) stopDaemon() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.Command(ctx, "systemctl", "stop", daemonUnit).Run()
+}
+
+// Logs returns what the host's daemon printed (from its journal).
 func (h *tenHost) Logs() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.logs.String()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := h.Command(ctx, "journalctl", "--no-pager", "-o", "cat", "-u", daemonUnit).CombinedOutput()
+	return string(out)
 }
 
 // ten runs the CLI inside the host, against its daemon's local socket.
@@ -312,17 +319,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func tail(s string, n int) string {
