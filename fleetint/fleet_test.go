@@ -248,6 +248,51 @@ func TestFleetMove(t *testing.T) {
 	}
 }
 
+// TestFleetDrain: ten drain moves every instance off a host, with its
+// data, and nothing new is placed on it afterwards.
+func TestFleetDrain(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2 := c.hosts[0], c.hosts[1]
+	var before []string
+	for name, i := range h1.ps(t) {
+		if i.Host == "h2" {
+			before = append(before, name)
+		}
+	}
+	if len(before) == 0 {
+		t.Fatal("nothing on h2 to drain")
+	}
+	t0 := time.Now()
+	var r apitype.DrainResponse
+	if err := json.Unmarshal([]byte(h1.mustTen(t, "drain", "h2", "--json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("measured: drained %d instances off h2 in %v", len(r.Moved), time.Since(t0).Round(time.Millisecond))
+	if len(r.Moved) != len(before) || len(r.Failed) != 0 {
+		t.Fatalf("drain moved %d of %d: %+v", len(r.Moved), len(before), r)
+	}
+	for _, h := range c.hosts {
+		eventually(t, 10*time.Second, h.Name+" sees h2 empty", func() error {
+			for name, i := range h.ps(t) {
+				if i.Host == "h2" {
+					return fmt.Errorf("%s still on h2", name)
+				}
+			}
+			return nil
+		})
+	}
+	if status, _, body, _ := h2.get("mover", "notes", "/read?name=rows"); status != 200 || body != "alice-rows" {
+		t.Errorf("the moved instance's data after the drain: %d %q", status, body)
+	}
+	var created apitype.CreateResponse
+	if err := json.Unmarshal([]byte(h1.mustTen(t, "create", "--json", "notes:d1", "notes:d2", "notes:d3")), &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.Hosts["h2"] != 0 {
+		t.Errorf("created %+v: some on the drained host", created)
+	}
+}
+
 // TestFleetEtcdDown: with etcd stopped every host keeps serving its own
 // instances (and forwarding: the last view stays); a create, a move and a
 // token fail with one clear line; once etcd is back, creates work again.
@@ -282,8 +327,12 @@ func TestFleetEtcdDown(t *testing.T) {
 	if status, _, _, err := h1.get("t00", "notes", "/"); err != nil || status != 200 {
 		t.Errorf("any instance through h1 with etcd down: %d %v", status, err)
 	}
+	to := "h1"
+	if h1.ps(t)["notes:mover"].Host == "h1" {
+		to = "h3"
+	}
 	t0 := time.Now()
-	for _, args := range [][]string{{"create", "notes:while-down"}, {"token", "create"}, {"move", "notes:mover", "--to", "h1"}} {
+	for _, args := range [][]string{{"create", "notes:while-down"}, {"token", "create"}, {"move", "notes:mover", "--to", to}} {
 		out, err := h1.ten(args...)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if err == nil || len(lines) != 1 || !strings.Contains(out, "etcd unreachable") {
