@@ -122,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
 	// The HTTP listener, or with [settings.tls] the HTTPS one and the
 	// redirect, and the front proxy's (listeners.go, front.go).
-	fronts, err := publicServers(cfg, ls, fl.instances(sup), newFrontend(cfg, sup, apiSrv, reg, fl.proxyOptions(cfg), log), log)
+	fronts, err := publicServers(cfg, ls, fl.served(sup), newFrontend(cfg, sup, apiSrv, reg, fl.proxyOptions(cfg), log), log)
 	if err != nil {
 		apiLn.Close()
 		return err

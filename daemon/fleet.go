@@ -106,6 +106,22 @@ func (m *fleetMode) instances(sup *supervisor.Supervisor) api.Instances {
 	return m.ops.Instances()
 }
 
+// served is what the host policy asks (which names get a certificate, and
+// Caddy's ask): in a fleet, every instance placed anywhere.
+func (m *fleetMode) served(sup *supervisor.Supervisor) Instances {
+	if m == nil {
+		return sup
+	}
+	return fleetServed{sup, m.ops}
+}
+
+type fleetServed struct {
+	*supervisor.Supervisor
+	ops *fleetops.Ops
+}
+
+func (f fleetServed) Known(n names.Instance) bool { return f.ops.Served(n) }
+
 // tokens is where tokens live: in etcd for the fleet, or the store.
 func (m *fleetMode) tokens(st *store.Store) api.TokenStore {
 	if m == nil {

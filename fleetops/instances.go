@@ -28,13 +28,15 @@ type instances struct {
 
 var _ api.Instances = (*instances)(nil)
 
-// Known reports whether n is this host's or placed anywhere in the fleet
-// (any host serves any tenant, and gets its certificate).
-func (i *instances) Known(n names.Instance) bool {
-	if _, ok := i.o.agent.Placement(n); ok {
+// Served reports whether this host serves n: its own, or one placed
+// anywhere in the fleet (any host serves any tenant, and gets a
+// certificate for its name). Known, as the API asks it, is this host's
+// own only (its credentials are here).
+func (o *Ops) Served(n names.Instance) bool {
+	if _, ok := o.agent.Placement(n); ok {
 		return true
 	}
-	return i.Local.Known(n)
+	return o.local.Known(n)
 }
 
 func (i *instances) CreateMany(ns []names.Instance) (int, error) {

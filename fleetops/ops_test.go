@@ -105,6 +105,9 @@ func TestListWholeFleet(t *testing.T) {
 	if info, err := h1.ops.Instances().Get(context.Background(), inst(t, "notes:b")); err != nil || info.Host != "h2" {
 		t.Errorf("get another host's: %+v %v", info, err)
 	}
+	if b := inst(t, "notes:b"); !h1.ops.Served(b) || h1.ops.Instances().Known(b) || h1.ops.Served(inst(t, "notes:zz")) {
+		t.Error("another host's instance: want served here (a certificate), not known here (its credentials are there)")
+	}
 	if err := h1.ops.Instances().Stop(context.Background(), inst(t, "notes:b")); !errors.Is(err, errdefs.ErrNotFound) ||
 		!strings.Contains(err.Error(), "lives on fleet host h2") {
 		t.Errorf("stop another host's: %v, want where it lives", err)
