@@ -133,6 +133,27 @@ func TestFleetForwardedClient(t *testing.T) {
 	}
 }
 
+// TestFleetSpawnOnRequest: a request for an unknown instance of a
+// spawn_on_request service places it on the host that got the request,
+// which creates and wakes it; every host then forwards to it.
+func TestFleetSpawnOnRequest(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2 := c.hosts[0], c.hosts[1]
+	status, _, body, err := h2.get("walkin", "open", "/")
+	if err != nil || status != 200 || !strings.HasPrefix(body, "hello from open:walkin ") {
+		t.Fatalf("first request through h2: %d %q %v", status, body, err)
+	}
+	eventually(t, 5*time.Second, "h1 lists it on h2", func() error {
+		if i := h1.ps(t)["open:walkin"]; i.Host != "h2" {
+			return fmt.Errorf("on %q", i.Host)
+		}
+		return nil
+	})
+	if status, _, body, _ := h1.get("walkin", "open", "/"); status != 200 || !strings.HasPrefix(body, "hello from open:walkin ") {
+		t.Errorf("through h1: %d %q", status, body)
+	}
+}
+
 // TestFleetTokens: a token created on h1 works on h2 and h3 within the
 // watch's delay; revoked on h3, it stops working on h1.
 func TestFleetTokens(t *testing.T) {
