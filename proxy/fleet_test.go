@@ -148,6 +148,31 @@ func TestFleetHopWithoutProof(t *testing.T) {
 	}
 }
 
+// TestFleetHopFromElsewhere: the right secret is not enough: the hop must
+// come from the address of the live host it names.
+func TestFleetHopFromElsewhere(t *testing.T) {
+	th := newTwoHosts(t, secret)
+	call := func(hop string) string {
+		r, _ := http.NewRequest("GET", th.h2URL+"/api/x", nil)
+		r.Header.Set(apitype.HopHeader, hop)
+		r.Header.Set("X-Forwarded-For", "192.0.2.7")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := call("h3 " + secret); got != "client=127.0.0.1 peer=" {
+		t.Errorf("the secret, from h1's address, naming h3: %q; want the peer as client, no mark", got)
+	}
+	th.h2.fleet.Fleet.(*fakeFleet).peers = map[netip.Addr]string{} // 127.0.0.1 is no live host's
+	if got := call("h1 " + secret); got != "client=127.0.0.1 peer=" {
+		t.Errorf("the secret, from no live host's address: %q; want the peer as client, no mark", got)
+	}
+}
+
 // TestFleetOwnerDown: an owner whose lease expired gets 503 with
 // Retry-After and no connection; an owner that refuses connections too.
 func TestFleetOwnerDown(t *testing.T) {
