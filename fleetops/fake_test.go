@@ -240,6 +240,8 @@ func (a *fakeAgent) Tokens() []store.Token {
 
 func (a *fakeAgent) PeerAt(netip.Addr) (string, bool) { return "", false }
 
+func (a *fakeAgent) Synced(context.Context) error { return nil }
+
 // fakeLocal is a host's supervisor: known instances, and what was done.
 type fakeLocal struct {
 	mu      sync.Mutex

@@ -37,6 +37,7 @@ type Agent interface {
 	TokenByHash(hash string) (store.Token, error)
 	Tokens() []store.Token
 	PeerAt(ip netip.Addr) (host string, ok bool)
+	Synced(ctx context.Context) error
 }
 
 var _ Agent = (*fleet.Agent)(nil)

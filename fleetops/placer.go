@@ -101,6 +101,9 @@ func (c consumer) Instances() []names.Instance {
 // etcd does not answer. One placed on another host already keeps its
 // owner there: this host then forgets its own (keeping its data).
 func (o *Ops) claimLoop() {
+	if o.agent.Synced(o.life) != nil { // an empty cache would call everything unplaced
+		return
+	}
 	wait := time.Second
 	for {
 		left := o.claim()
