@@ -36,15 +36,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, id Identity) err
 		}
 		ns[i] = n
 	}
-	created, err := s.sup.CreateMany(ns)
+	if err := s.noHost(req.Host); err != nil {
+		return err
+	}
+	var resp apitype.CreateResponse
+	var err error
+	if s.Fleet != nil { // placed first (fleetops)
+		resp, err = s.Fleet.Create(r.Context(), ns, req.Host)
+	} else {
+		resp.Created, err = s.sup.CreateMany(ns)
+		resp.Known = len(ns) - resp.Created
+	}
 	target := ns[0].String()
 	if len(ns) > 1 {
 		target += " and " + strconv.Itoa(len(ns)-1) + " more"
 	}
-	s.audit(id, "create", target, "", err)
+	details := ""
+	if req.Host != "" {
+		details = "host=" + req.Host
+	}
+	s.audit(id, "create", target, details, err)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apitype.CreateResponse{Created: created, Known: len(ns) - created})
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

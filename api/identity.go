@@ -20,6 +20,9 @@ type Identity struct {
 	// TokenID is the id of the token the request carried; empty on the
 	// local socket. Revoking the token ends the caller's log streams.
 	TokenID string
+	// Fleet: another host of the fleet (FleetAuth), an admin whose
+	// changing calls are not limited (a drain makes many).
+	Fleet bool
 }
 
 type identityKey struct{}

@@ -39,6 +39,7 @@ func (s *Server) routes() {
 	s.credentialRoutes()
 	s.reloadRoutes()
 	s.domainRoutes()
+	s.fleetRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -127,7 +128,15 @@ func (s *Server) spawn(w http.ResponseWriter, r *http.Request, id Identity) erro
 	if err := id.requireAdmin("spawn"); err != nil {
 		return err
 	}
-	info, err := s.sup.Spawn(r.Context(), n)
+	if err := s.noHost(req.Host); err != nil {
+		return err
+	}
+	var info supervisor.Info
+	if s.Fleet != nil {
+		info, err = s.Fleet.Spawn(r.Context(), n, req.Host)
+	} else {
+		info, err = s.sup.Spawn(r.Context(), n)
+	}
 	s.audit(id, "spawn", n.String(), "", err)
 	if err != nil {
 		return err

@@ -146,6 +146,11 @@ var (
 )
 
 func ok(body string) answer { return answer{http.StatusOK, body} }
+
+// notInAFleet is an admin's answer to a fleet's route outside a fleet.
+func notInAFleet(what string) answer {
+	return answer{http.StatusNotImplemented, `{"error":"not implemented: ` + what + `: this daemon is not in a fleet (no [fleet] in its config)"}`}
+}
 func forbidden(what string) answer {
 	return answer{http.StatusForbidden, `{"error":"forbidden: ` + what + ` needs an admin token"}`}
 }
@@ -259,6 +264,13 @@ var routes = []route{
 		ok(`{"domain":"www.alice.example","instance":"notes:alice","created_at":"2025-06-01T12:00:00Z"}`),
 		forbidden("binding domains"), forbidden("binding domains")},
 	{"DELETE", "/api/domains/alice.example", "", noContent, forbidden("removing domains"), forbidden("removing domains")},
+	{"POST", "/api/instances/notes:alice/move", `{"to":"h2"}`, notInAFleet("move"), forbidden("move"), forbidden("move")},
+	{"PUT", "/api/instances/notes:alice/data", "tar", notInAFleet("moving data"), forbidden("moving data"), forbidden("moving data")},
+	{"DELETE", "/api/instances/notes:alice/data", "", notInAFleet("moving data"), forbidden("moving data"), forbidden("moving data")},
+	{"POST", "/api/hosts/h2/drain", "", notInAFleet("drain"), forbidden("drain"), forbidden("drain")},
+	{"POST", "/api/instances", `{"instances":["notes:carol"],"host":"h2"}`,
+		answer{http.StatusBadRequest, `{"error":"invalid argument: host \"h2\": this daemon is not in a fleet (no [fleet] in its config)"}`},
+		forbidden("create"), forbidden("create")},
 	{"GET", "/api/nope", "", answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`},
 		answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`}, answer{http.StatusNotFound, `{"error":"not found: GET /api/nope"}`}},
 	{"GET", "/api/instances/notes:alice/restart", "",

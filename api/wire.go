@@ -43,6 +43,8 @@ func instanceOut(i supervisor.Info, now time.Time) apitype.Instance {
 		KeepAwakeUntil: i.KeepAwakeUntil,
 		Throttled:      i.Throttled,
 		Domains:        i.Domains,
+		Host:           i.Host,
+		HostDown:       i.HostDown,
 	}
 	if !i.Since.IsZero() {
 		out.UptimeSecs = int64(now.Sub(i.Since) / time.Second)
@@ -55,7 +57,7 @@ func instanceOut(i supervisor.Info, now time.Time) apitype.Instance {
 
 // instanceResponse answers spawn and restart.
 func instanceResponse(i supervisor.Info) apitype.InstanceResponse {
-	return apitype.InstanceResponse{Instance: i.Instance.String(), Socket: i.Addr, Port: i.Port, State: i.State, Unit: i.Unit}
+	return apitype.InstanceResponse{Instance: i.Instance.String(), Socket: i.Addr, Port: i.Port, State: i.State, Unit: i.Unit, Host: i.Host}
 }
 
 // logEntryOut is a journal entry as the API shows it.

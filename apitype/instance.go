@@ -21,6 +21,11 @@ const (
 	StateFailed   State = "failed"
 )
 
+// StateUnknown is not a lifecycle state: it is what a host of a fleet
+// shows for an instance that lives on another host, whose state is known
+// only there.
+const StateUnknown State = "unknown"
+
 // States lists every state, in lifecycle order.
 var States = []State{StateAsleep, StateStarting, StateRunning, StateStopping, StateFailed}
 
@@ -92,6 +97,13 @@ type Instance struct {
 	// Domains are the custom domains bound to it (ten domain add), sorted;
 	// absent when none.
 	Domains []string `json:"domains,omitempty"`
+	// Host is the fleet host the instance lives on (absent outside a
+	// fleet). An instance of another host has only its name, unit and
+	// host, and state "unknown".
+	Host string `json:"host,omitempty"`
+	// HostDown: its host's lease has expired (the host is stopped, or cut
+	// off from etcd): requests for it get 503.
+	HostDown bool `json:"host_down,omitempty"`
 }
 
 // SpawnRequest is the body of POST /api/instances/spawn. Process is the
@@ -100,6 +112,9 @@ type SpawnRequest struct {
 	Service string `json:"service,omitempty"`
 	Process string `json:"process,omitempty"`
 	ID      string `json:"id"`
+	// Host, in a fleet, names the host to place a new instance on;
+	// default: the live host with the most free capacity.
+	Host string `json:"host,omitempty"`
 }
 
 // InstanceResponse answers spawn and restart: the original's fields and
@@ -110,6 +125,9 @@ type InstanceResponse struct {
 	Port     int    `json:"port"`
 	State    State  `json:"state"`
 	Unit     string `json:"unit"`
+	// Host is the fleet host it runs on (absent outside a fleet); Socket
+	// is an address on that host.
+	Host string `json:"host,omitempty"`
 }
 
 // MaxCreate is the most instances one POST /api/instances registers.
@@ -119,6 +137,9 @@ const MaxCreate = 10000
 // asleep, "service:id" each.
 type CreateRequest struct {
 	Instances []string `json:"instances"`
+	// Host, in a fleet, names the host to place them on; default: each
+	// goes to the live host with the most free capacity.
+	Host string `json:"host,omitempty"`
 }
 
 // CreateResponse says how many instances were new; the others were known
@@ -126,6 +147,9 @@ type CreateRequest struct {
 type CreateResponse struct {
 	Created int `json:"created"`
 	Known   int `json:"known"`
+	// Hosts, in a fleet, counts the new instances by the host they were
+	// placed on.
+	Hosts map[string]int `json:"hosts,omitempty"`
 }
 
 // DeleteRequest is the (optional) body of POST /api/instances/{id}/delete.

@@ -53,15 +53,46 @@ func FromFront(ctx context.Context) bool {
 	return v
 }
 
+// peerKey is the context key of a fleet peer's mark.
+type peerKey struct{}
+
+// WithPeer marks ctx as a request that another host of the fleet sent
+// (host names it): the proxy marks one whose hop header carries the
+// fleet's secret and whose peer address is a live host's, and nothing
+// else does. Its forwarding headers are believed as the front proxy's are,
+// and on the root domain it is the API's admin.
+func WithPeer(ctx context.Context, host string) context.Context {
+	return context.WithValue(ctx, peerKey{}, host)
+}
+
+// FromPeer returns the fleet host that sent the request of ctx, if
+// WithPeer marked it.
+func FromPeer(ctx context.Context) (host string, ok bool) {
+	host, ok = ctx.Value(peerKey{}).(string)
+	return host, ok
+}
+
+// Forwarded reports whether the forwarding headers of the request of ctx
+// may be believed: it came through the front proxy's listener or from a
+// fleet peer.
+func Forwarded(ctx context.Context) bool {
+	if FromFront(ctx) {
+		return true
+	}
+	_, ok := FromPeer(ctx)
+	return ok
+}
+
 // ClientAddr returns the address of the client that sent r: the peer's,
-// unless r arrived on the front proxy's listener (FromFront). There it is
+// unless r arrived on the front proxy's listener (FromFront) or from a
+// fleet peer (FromPeer), which forwards for its clients. There it is
 // the right-most address of X-Forwarded-For that is not one of trusted (the
 // proxies in front: what the nearest untrusted hop said about itself is all
 // that can be believed), else the peer's, which a unix socket has not (ok
 // is false then). A loopback peer is never special: every tenant is one.
 func ClientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 	client, ok := parseHostPort(r.RemoteAddr)
-	if !FromFront(r.Context()) {
+	if !Forwarded(r.Context()) {
 		return client, ok
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

@@ -16,27 +16,34 @@ func TestClientAddr(t *testing.T) {
 	for _, tc := range []struct {
 		name, remote string
 		front        bool
+		peer         string // a fleet peer's name: WithPeer
 		xff          []string
 		want         string // "" for no address
 	}{
-		{"direct", "192.0.2.1:5000", false, nil, "192.0.2.1"},
-		{"xff ignored off the front listener", "192.0.2.1:5000", false, []string{"203.0.113.9"}, "192.0.2.1"},
-		{"loopback peer is not trusted", "127.0.0.1:5000", false, []string{"203.0.113.9"}, "127.0.0.1"},
-		{"v6 loopback peer is not trusted", "[::1]:5000", false, []string{"203.0.113.9"}, "::1"},
-		{"trusted_proxies peer off the front listener", "10.1.2.3:5000", false, []string{"203.0.113.9"}, "10.1.2.3"},
-		{"front: the client the proxy names", "10.1.2.3:5000", true, []string{"203.0.113.9"}, "203.0.113.9"},
-		{"front: right-most untrusted hop", "10.1.2.3:5000", true, []string{"198.51.100.7, 203.0.113.9, 10.9.9.9"}, "203.0.113.9"},
-		{"front: spoofed left entries ignored", "10.1.2.3:5000", true, []string{"1.1.1.1", "203.0.113.9"}, "203.0.113.9"},
-		{"front: garbage stops the walk", "10.1.2.3:5000", true, []string{"203.0.113.9, junk"}, "10.1.2.3"},
-		{"front: no xff", "10.1.2.3:5000", true, nil, "10.1.2.3"},
-		{"front unix socket", "@", true, []string{"2001:db8::5"}, "2001:db8::5"},
-		{"front unix socket without xff", "@", true, nil, ""},
-		{"v4-mapped peer", "[::ffff:192.0.2.1]:5000", false, nil, "192.0.2.1"},
+		{"direct", "192.0.2.1:5000", false, "", nil, "192.0.2.1"},
+		{"xff ignored off the front listener", "192.0.2.1:5000", false, "", []string{"203.0.113.9"}, "192.0.2.1"},
+		{"loopback peer is not trusted", "127.0.0.1:5000", false, "", []string{"203.0.113.9"}, "127.0.0.1"},
+		{"v6 loopback peer is not trusted", "[::1]:5000", false, "", []string{"203.0.113.9"}, "::1"},
+		{"trusted_proxies peer off the front listener", "10.1.2.3:5000", false, "", []string{"203.0.113.9"}, "10.1.2.3"},
+		{"front: the client the proxy names", "10.1.2.3:5000", true, "", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"front: right-most untrusted hop", "10.1.2.3:5000", true, "", []string{"198.51.100.7, 203.0.113.9, 10.9.9.9"}, "203.0.113.9"},
+		{"front: spoofed left entries ignored", "10.1.2.3:5000", true, "", []string{"1.1.1.1", "203.0.113.9"}, "203.0.113.9"},
+		{"front: garbage stops the walk", "10.1.2.3:5000", true, "", []string{"203.0.113.9, junk"}, "10.1.2.3"},
+		{"front: no xff", "10.1.2.3:5000", true, "", nil, "10.1.2.3"},
+		{"front unix socket", "@", true, "", []string{"2001:db8::5"}, "2001:db8::5"},
+		{"front unix socket without xff", "@", true, "", nil, ""},
+		{"v4-mapped peer", "[::ffff:192.0.2.1]:5000", false, "", nil, "192.0.2.1"},
+		{"fleet peer: the client it forwards for", "10.77.0.11:5000", false, "h1", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"fleet peer behind a front proxy", "10.77.0.11:5000", false, "h1", []string{"203.0.113.9, 10.1.1.1"}, "203.0.113.9"},
+		{"fleet peer without xff", "10.77.0.11:5000", false, "h1", nil, "10.77.0.11"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			if tc.front {
 				r = r.WithContext(WithFront(r.Context()))
+			}
+			if tc.peer != "" {
+				r = r.WithContext(WithPeer(r.Context(), tc.peer))
 			}
 			r.RemoteAddr = tc.remote
 			for _, v := range tc.xff {
@@ -53,6 +60,18 @@ func TestClientAddr(t *testing.T) {
 				t.Errorf("ClientAddr = %v, %v; want %s", got, ok, tc.want)
 			}
 		})
+	}
+}
+
+func TestFromPeer(t *testing.T) {
+	if _, ok := FromPeer(WithFront(context.Background())); ok {
+		t.Error("the front listener's context is a fleet peer's")
+	}
+	if h, ok := FromPeer(WithPeer(context.Background(), "h2")); !ok || h != "h2" {
+		t.Errorf("FromPeer = %q, %v; want h2", h, ok)
+	}
+	if !Forwarded(WithPeer(context.Background(), "h2")) || Forwarded(context.Background()) {
+		t.Error("Forwarded: want true for a peer's request only")
 	}
 }
 

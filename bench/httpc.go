@@ -29,8 +29,12 @@ func newConn(addr, host, path string) *conn {
 	return &conn{addr: addr, req: []byte(req)}
 }
 
+// dialTCP dials the targets: from this process's network namespace, or
+// (FLEET=1) from the fleet's hub.
+var dialTCP = func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }
+
 func (c *conn) dial() error {
-	nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+	nc, err := dialTCP(c.addr)
 	if err != nil {
 		return err
 	}

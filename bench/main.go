@@ -22,7 +22,8 @@
 // over each throughput level).
 //
 // SCALE=1 runs the scale benchmark instead (scale.go): the control plane
-// with 10 000 registered tenants and up to 1 000 awake.
+// with 10 000 registered tenants and up to 1 000 awake. FLEET=1 runs the
+// fleet benchmark (fleet.go): the forwarding hop between two hosts.
 package main
 
 import (
@@ -91,6 +92,10 @@ func main() {
 	log.SetPrefix("bench: ")
 	if os.Getenv("SCALE") == "1" {
 		mainScale()
+		return
+	}
+	if os.Getenv("FLEET") == "1" {
+		mainFleet()
 		return
 	}
 	p, err := getParams()

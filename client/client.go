@@ -28,9 +28,10 @@ import (
 
 // Client is an API client.
 type Client struct {
-	base  string // "http://unix" for the socket, else the server URL
-	hc    *http.Client
-	token string
+	base   string // "http://unix" for the socket, else the server URL
+	hc     *http.Client
+	token  string
+	header http.Header // sent with every request (NewPeer)
 	// Server is the address as given, for messages.
 	Server string
 }
@@ -62,6 +63,20 @@ func New(server, token string) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("%w: server %q: want unix:/path or http(s)://host[:port]", errdefs.ErrInvalid, server)
 	}
+	return c, nil
+}
+
+// NewPeer returns a client of another fleet host's listener
+// (http://host:port) whose requests go through rt and carry header: how a
+// host of a fleet asks another's API, the header proving that it is a
+// peer (apitype.HopHeader).
+func NewPeer(server string, rt http.RoundTripper, header http.Header) (*Client, error) {
+	c, err := New(server, "")
+	if err != nil {
+		return nil, err
+	}
+	c.hc = &http.Client{Transport: rt}
+	c.header = header
 	return c, nil
 }
 
@@ -127,6 +142,9 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

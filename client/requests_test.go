@@ -55,6 +55,14 @@ func TestRequests(t *testing.T) {
 		{`POST /api/deploy {"service":"notes","version":"alice","weight":10,"timeout":90}`,
 			func() error { _, err := c.Deploy(ctx, n, 10, 90*time.Second); return err }},
 		{`POST /api/route {"service":"notes","from":"v1","to":"v2"}`, func() error { _, err := c.Route(ctx, "notes", "v1", "v2"); return err }},
+		{`POST /api/instances {"instances":["notes:alice"],"host":"h2"}`,
+			func() error { _, err := c.CreateOn(ctx, []names.Instance{n}, "h2"); return err }},
+		{`POST /api/instances/spawn {"service":"notes","id":"alice","host":"h2"}`, func() error { _, err := c.SpawnOn(ctx, n, "h2"); return err }},
+		{`POST /api/instances/notes:alice/move {"to":"h3"}`, func() error { _, err := c.Move(ctx, n, "h3", false); return err }},
+		{`POST /api/instances/notes:alice/move {"to":"h3","without_data":true}`, func() error { _, err := c.Move(ctx, n, "h3", true); return err }},
+		{`PUT /api/instances/notes:alice/data TAR`, func() error { _, err := c.PutData(ctx, n, strings.NewReader("TAR")); return err }},
+		{`DELETE /api/instances/notes:alice/data `, func() error { return c.DropData(ctx, n) }},
+		{`POST /api/hosts/h1/drain `, func() error { _, err := c.Drain(ctx, "h1"); return err }},
 		{`POST /api/config/reload `, func() error { _, err := c.ReloadConfig(ctx); return err }},
 		{`POST /api/services/notes/restart `, func() error { _, err := c.RestartService(ctx, "notes"); return err }},
 		{`GET /api/tokens `, func() error { _, err := c.Tokens(ctx); return err }},
@@ -76,5 +84,26 @@ func TestRequests(t *testing.T) {
 		if err := tc.call(); err != nil || got != tc.want {
 			t.Errorf("sent %q (%v), want %q", got, err, tc.want)
 		}
+	}
+}
+
+// TestPeerHeader: a peer client sends its header with every request, and
+// no bearer token.
+func TestPeerHeader(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	c, err := NewPeer(srv.URL, http.DefaultTransport, http.Header{apitype.HopHeader: {"h1 s3cret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Move(context.Background(), names.Instance{Service: "notes", ID: "a"}, "h2", false); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get(apitype.HopHeader) != "h1 s3cret" || got.Get("Authorization") != "" {
+		t.Errorf("sent %v", got)
 	}
 }

@@ -14,6 +14,9 @@ import (
 const (
 	DefaultFleetCluster  = "default"
 	DefaultFleetCapacity = 1000
+	// DefaultFleetSecretFile is the fleet's shared secret, relative to
+	// the config file.
+	DefaultFleetSecretFile = "fleet.secret"
 )
 
 // Fleet is the [fleet] table: this host is one of several coordinated
@@ -51,6 +54,12 @@ type Fleet struct {
 	// etcd (both or neither); relative to the config file. Default: none.
 	CertFile string `toml:"cert_file" json:"cert_file"`
 	KeyFile  string `toml:"key_file" json:"key_file"`
+	// SecretFile holds the secret every host of the fleet shares (the same
+	// file on each, at least 32 characters, readable by root only): a
+	// host proves with it that a forwarded request or an API call comes
+	// from a peer. Relative to the config file. Default "fleet.secret"
+	// (/etc/tenement/fleet.secret); the daemon refuses to start without it.
+	SecretFile string `toml:"secret_file" json:"secret_file"`
 }
 
 // setDefaults fills [fleet]'s defaults; hostname gives the machine's name.
@@ -62,6 +71,7 @@ func (f *Fleet) setDefaults(hostname func() (string, error)) {
 		}
 	}
 	setInt(&f.Capacity, DefaultFleetCapacity)
+	setStr(&f.SecretFile, DefaultFleetSecretFile)
 	setDur(&f.LeaseTTL, 10*time.Second)
 	setDur(&f.WriteTimeout, 2*time.Second)
 }
@@ -102,6 +112,7 @@ func (f *Fleet) validate(p *problems, listen, cfgPath string) {
 	}
 	if cfgPath != "" {
 		f.CAFile, f.CertFile, f.KeyFile = resolve(cfgPath, f.CAFile), resolve(cfgPath, f.CertFile), resolve(cfgPath, f.KeyFile)
+		f.SecretFile = resolve(cfgPath, f.SecretFile)
 	}
 }
 

@@ -35,7 +35,8 @@ endpoints = ["http://10.0.0.1:2379"]
 `,
 			want: Fleet{Endpoints: []string{"http://10.0.0.1:2379"}, Cluster: "default", Host: "web-3",
 				Advertise: "10.0.0.5:8080", Capacity: 1000,
-				LeaseTTL: Duration(10 * time.Second), WriteTimeout: Duration(2 * time.Second)},
+				LeaseTTL: Duration(10 * time.Second), WriteTimeout: Duration(2 * time.Second),
+				SecretFile: "/etc/tenement/fleet.secret"},
 		},
 		{
 			name: "every key, TLS",
@@ -50,11 +51,13 @@ write_timeout = "500ms"
 ca_file = "etcd/ca.pem"
 cert_file = "/etc/tenement/etcd/h2.pem"
 key_file = "etcd/h2-key.pem"
+secret_file = "/run/credentials/tenement.service/fleet"
 `,
 			want: Fleet{Endpoints: []string{"https://etcd-1.internal:2379", "https://etcd-2.internal:2379"},
 				Cluster: "prod", Host: "h2", Advertise: "h2.internal:8080", Capacity: 300,
 				LeaseTTL: Duration(6 * time.Second), WriteTimeout: Duration(500 * time.Millisecond),
-				CAFile: "/etc/tenement/etcd/ca.pem", CertFile: "/etc/tenement/etcd/h2.pem", KeyFile: "/etc/tenement/etcd/h2-key.pem"},
+				CAFile: "/etc/tenement/etcd/ca.pem", CertFile: "/etc/tenement/etcd/h2.pem", KeyFile: "/etc/tenement/etcd/h2-key.pem",
+				SecretFile: "/run/credentials/tenement.service/fleet"},
 		},
 	}
 	for _, tt := range tests {

@@ -178,3 +178,19 @@ func assertMode(t *testing.T, p string, want os.FileMode) {
 		t.Errorf("%s: owned by %d:%d, want root", p, sys.Uid, sys.Gid)
 	}
 }
+
+func TestOwn(t *testing.T) {
+	d := Dir{Path: t.TempDir()}
+	n := names.Instance{Service: "notes", ID: "alice"}
+	got, err := d.Own(n)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("no credentials: %v %v", got, err)
+	}
+	must(t, d.Set(Target{Service: "notes"}, "SHARED", []byte("s")))
+	must(t, d.Set(forInstance(n), "DB_PASSWORD", []byte("p1")))
+	must(t, d.Set(forInstance(names.Instance{Service: "notes", ID: "bob"}), "DB_PASSWORD", []byte("p2")))
+	got, err = d.Own(n)
+	if err != nil || len(got) != 1 || string(got["DB_PASSWORD"]) != "p1" {
+		t.Errorf("Own = %q, %v; want alice's DB_PASSWORD only", got, err)
+	}
+}

@@ -99,12 +99,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// With [fleet], this host's part of the fleet (fleet.go); nil without.
+	fl, err := joinFleet(cfg, sup, log)
+	if err != nil {
+		return err
+	}
+	defer fl.close()
 
-	apiSrv := api.New(sup, log)
+	apiSrv := api.New(fl.instances(sup), log)
 	reg.Watch(sup)
 	apiSrv.Metrics = reg
 	apiSrv.Auditor = reg.Auditor(st)
-	apiSrv.Tokens = st
+	apiSrv.Tokens = fl.tokens(st)
 	apiSrv.Domains = doms
 	apiSrv.Logs = &journal.Reader{}
 	apiSrv.Credentials = credentials.Dir{Path: cfg.Settings.CredentialsDir}
@@ -113,7 +119,8 @@ func Run(ctx context.Context, o Options) error {
 	apiSrv.Reload = reload.Reload
 	// Requests on the root domain of the HTTP listener carry bearer
 	// tokens; the local socket's callers are known by their credentials.
-	apiSrv.Authenticate = api.TokenAuth(auth.NewAuthenticator(st, nil, cfg.Settings.Trusted(), log))
+	apiSrv.Authenticate = api.TokenAuth(auth.NewAuthenticator(apiSrv.Tokens, nil, cfg.Settings.Trusted(), log))
+	fl.wireAPI(apiSrv)
 	apiLn, fromSD, err := ls.Unix(activation.NameAPI, cfg.Settings.APISocket, 0o660, groupID(api.Group))
 	if err != nil {
 		return err
@@ -121,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("management API", "socket", cfg.Settings.APISocket, "from_systemd", fromSD)
 	// The HTTP listener, or with [settings.tls] the HTTPS one and the
 	// redirect, and the front proxy's (listeners.go, front.go).
-	fronts, err := publicServers(cfg, ls, sup, doms, newFrontend(cfg, sup, doms, apiSrv, reg, log), log)
+	fronts, err := publicServers(cfg, ls, fl.served(sup), doms, newFrontend(cfg, sup, doms, apiSrv, reg, fl.proxyOptions(cfg), log), log)
 	if err != nil {
 		apiLn.Close()
 		return err
@@ -156,6 +163,7 @@ func Run(ctx context.Context, o Options) error {
 				go s.serve(errc)
 			}
 			_ = activation.Notify(activation.Ready + "\n" + activation.Status("serving"))
+			fl.ready()
 			log.Info("ready")
 		})
 		if err != nil {
@@ -177,6 +185,7 @@ wait:
 		}
 	}
 	_ = activation.Notify(activation.Stopping)
+	fl.close() // the other hosts stop forwarding here at once
 	// Answer every accepted request first (drain.go), with the supervisor
 	// still running: a request may be waiting for a wake.
 	shCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

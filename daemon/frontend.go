@@ -13,9 +13,11 @@ import (
 // newFrontend returns the HTTP listener's handler: the proxy, with custom
 // domains going to the instances doms binds them to, and the root domain
 // to rootHandler(api). obs, if not nil, is told about every proxied
-// request (metrics).
-func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, doms proxy.Domains, api http.Handler, obs proxy.Observer, log *slog.Logger) http.Handler {
+// request (metrics); fleet, if not nil, forwards other fleet hosts'
+// instances.
+func newFrontend(cfg *config.Config, sup *supervisor.Supervisor, doms proxy.Domains, api http.Handler, obs proxy.Observer, fleet *proxy.FleetOptions, log *slog.Logger) http.Handler {
 	px := proxy.New(proxy.Options{
+		Fleet:    fleet,
 		Domain:   cfg.Settings.Domain,
 		Backend:  sup,
 		Domains:  doms,

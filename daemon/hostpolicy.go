@@ -128,10 +128,10 @@ func withAsk(domain string, pol *hostPolicy, next http.Handler) http.Handler {
 }
 
 // loopbackOrFront reports whether r came through the front proxy's
-// listener or from a loopback peer: who may ask, and who may use the API
+// listener, from a fleet peer (its hop proven) or from a loopback peer: who may ask, and who may use the API
 // over plain HTTP (plainhttp.go).
 func loopbackOrFront(r *http.Request) bool {
-	if auth.FromFront(r.Context()) {
+	if auth.Forwarded(r.Context()) { // the front proxy, or a fleet peer
 		return true
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)

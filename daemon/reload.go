@@ -65,6 +65,9 @@ func (r *reloader) reload() (api.Reloaded, error) {
 	if errs := cfg.CheckHost(); len(errs) > 0 {
 		return resp, errs
 	}
+	if err := fleetUnchanged(r.cur, cfg); err != nil {
+		return resp, err
+	}
 	if resp.Reloaded, err = r.sup.Reload(cfg); err != nil {
 		return resp, err
 	}

@@ -133,6 +133,8 @@ type Agent struct {
 	// crashed (tests) makes Close leave the lease to expire, as when the
 	// host dies.
 	crashed atomic.Bool
+	// draining is reported in the host's key (SetDraining).
+	draining atomic.Bool
 }
 
 // New validates opts, connects to etcd (without waiting for it) and starts

@@ -3,6 +3,8 @@ package fleet
 import (
 	"encoding/json"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -24,6 +26,9 @@ type Host struct {
 	Awake int
 	// Started is when the host's agent started.
 	Started time.Time
+	// Draining: the host is being drained (ten drain): the fleet places
+	// nothing on it unless it is named.
+	Draining bool
 }
 
 // Free is Capacity less Placed (negative when a host was over-filled).
@@ -61,6 +66,7 @@ type cache struct {
 	revs    map[string]int64 // key -> ModRevision of the value held
 	dead    map[string]int64 // deleted key -> revision of the deletion
 	hosts   map[string]Host
+	byIP    map[netip.Addr]string // a live host's advertised IP -> its name
 	places  map[names.Instance]Placement
 	perHost map[string]int
 	tokens  map[string]store.Token
@@ -77,6 +83,7 @@ func newCache(lay layout, log *slog.Logger) *cache {
 func (c *cache) reset() {
 	c.revs, c.dead = map[string]int64{}, map[string]int64{}
 	c.hosts, c.places, c.perHost = map[string]Host{}, map[names.Instance]Placement{}, map[string]int{}
+	c.byIP = map[netip.Addr]string{}
 	c.tokens, c.byHash, c.domains = map[string]store.Token{}, map[string]string{}, map[string]names.Instance{}
 }
 
@@ -172,7 +179,12 @@ func dirChange(dir string) changes {
 func (c *cache) drop(dir, name string) {
 	switch dir {
 	case dirHosts:
-		delete(c.hosts, name)
+		if h, ok := c.hosts[name]; ok {
+			if ip, ok := addrIP(h.Addr); ok && c.byIP[ip] == name {
+				delete(c.byIP, ip)
+			}
+			delete(c.hosts, name)
+		}
 	case dirPlacements:
 		n, err := names.Parse(name)
 		if p, ok := c.places[n]; err == nil && ok {
@@ -201,7 +213,10 @@ func (c *cache) add(dir, name string, value []byte, rev int64) error {
 		if err := json.Unmarshal(value, &v); err != nil {
 			return err
 		}
-		c.hosts[name] = Host{Name: name, Addr: v.Addr, Capacity: v.Capacity, Awake: v.Awake, Started: v.Started}
+		c.hosts[name] = Host{Name: name, Addr: v.Addr, Capacity: v.Capacity, Awake: v.Awake, Started: v.Started, Draining: v.Draining}
+		if ip, ok := addrIP(v.Addr); ok {
+			c.byIP[ip] = name
+		}
 	case dirPlacements:
 		n, err := names.Parse(name)
 		if err != nil {
@@ -232,4 +247,18 @@ func (c *cache) add(dir, name string, value []byte, rev int64) error {
 		c.domains[name] = n
 	}
 	return nil
+}
+
+// addrIP returns the IP of an address host:port whose host is an IP
+// literal (a name has none: its host is not recognised by address).
+func addrIP(addr string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
 }

@@ -51,6 +51,9 @@ type hostValue struct {
 	Placed   int       `json:"placed"`
 	Awake    int       `json:"awake,omitempty"`
 	Started  time.Time `json:"started"`
+	// Draining: the host is being drained; no instance is placed on it
+	// unless named.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // placementValue is the value of an instance's placement key.

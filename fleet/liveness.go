@@ -107,7 +107,7 @@ func (a *Agent) revoke(id clientv3.LeaseID) {
 
 // hostValue is what this host's key says now.
 func (a *Agent) hostValue(started time.Time) hostValue {
-	v := hostValue{Addr: a.opts.Addr, Capacity: a.opts.Capacity, Started: started}
+	v := hostValue{Addr: a.opts.Addr, Capacity: a.opts.Capacity, Started: started, Draining: a.draining.Load()}
 	a.cache.mu.RLock()
 	v.Placed = a.cache.perHost[a.opts.Host]
 	a.cache.mu.RUnlock()
@@ -129,6 +129,19 @@ func (a *Agent) Hosts() []Host {
 	a.cache.mu.RUnlock()
 	slices.SortFunc(out, func(x, y Host) int { return strings.Compare(x.Name, y.Name) })
 	return out
+}
+
+// SetDraining marks this host as being drained (or not): its key says
+// so, and no host places an instance here unless it names this one. The
+// mark lasts until it is cleared or the agent closes.
+func (a *Agent) SetDraining(on bool) {
+	if a.draining.Swap(on) == on {
+		return
+	}
+	select {
+	case a.kickLoad <- struct{}{}:
+	default:
+	}
 }
 
 // Live reports whether host's key exists (in the cache).

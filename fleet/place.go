@@ -154,7 +154,7 @@ func (a *Agent) choose() (string, error) {
 	for name, h := range a.cache.hosts {
 		free := h.Capacity - a.cache.perHost[name]
 		switch {
-		case free <= 0 || free < bestFree:
+		case h.Draining || free <= 0 || free < bestFree:
 		case free > bestFree:
 			best, bestFree = append(best[:0], name), free
 		default:

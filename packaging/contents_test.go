@@ -20,6 +20,7 @@ var commonFiles = []string{
 	"/usr/share/doc/tenement/api.md",
 	"/usr/share/doc/tenement/cli.md",
 	"/usr/share/doc/tenement/configuration.md",
+	"/usr/share/doc/tenement/fleet.md",
 	"/usr/share/doc/tenement/isolation.md",
 	"/usr/share/doc/tenement/metrics.md",
 	"/usr/share/doc/tenement/production.md",

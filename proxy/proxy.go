@@ -64,6 +64,9 @@ type Options struct {
 	// SpawnPerClientPerMinute bounds the instances requests from one
 	// client may create per minute (spawn_on_request); 0: no limit.
 	SpawnPerClientPerMinute int
+	// Fleet, if set, forwards requests for other hosts' instances
+	// (fleet.go).
+	Fleet *FleetOptions
 }
 
 // Proxy is the HTTP listener's handler.
@@ -77,6 +80,7 @@ type Proxy struct {
 	spawns  *spawnLimiter
 	ws      websockets // open WebSockets, by instance (streams.go)
 	rp      *httputil.ReverseProxy
+	fleet   *fleetProxy // nil outside a fleet
 }
 
 // New returns a Proxy.
@@ -100,6 +104,9 @@ func New(o Options) *Proxy {
 		ErrorHandler:   p.upstreamError,
 		BufferPool:     newBufferPool(),
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	if o.Fleet != nil {
+		p.fleet = newFleetProxy(*o.Fleet, p.log)
 	}
 	return p
 }
@@ -130,6 +137,9 @@ type forwardKey struct{}
 
 // ServeHTTP routes a request by its Host.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.fleet != nil {
+		r = p.fleet.receive(r) // a peer's hop header (fleet.go)
+	}
 	route := p.route(r.Host)
 	switch route.Kind {
 	case KindRoot:
@@ -147,6 +157,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		plainError(w, http.StatusNotFound, "not found")
 		return
+	}
+	if p.fleet != nil && (route.Kind == KindInstance || route.Kind == KindDomain) && p.fleet.forward(w, r, route.Instance, svc) {
+		return // another host's instance
 	}
 	f := newForwarding(w, r, svc, time.Now())
 	f.custom = route.Kind == KindDomain
@@ -356,13 +369,21 @@ func retryAfter(svc *config.Service) int {
 // Host and every header unchanged (hop-by-hop headers aside), and
 // X-Forwarded-For/-Host/-Proto. The client's own X-Forwarded-For and
 // X-Forwarded-Proto are kept only when the request arrived on the front
-// proxy's listener (auth.FromFront); elsewhere the peer is the client, or a
-// tenant on loopback could speak for anyone to another tenant's app.
+// proxy's listener or from a fleet peer (auth.Forwarded); elsewhere the
+// peer is the client, or a tenant on loopback could speak for anyone to
+// another tenant's app.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = forwardingOf(pr.In).upstream
 	pr.Out.Host = pr.In.Host
-	if !auth.FromFront(pr.In.Context()) {
+	setForwarded(pr)
+}
+
+// setForwarded sets X-Forwarded-For, -Host and -Proto: the peer is the
+// client, unless the request came through the front proxy's listener or
+// from a fleet peer (auth.Forwarded), whose own headers are kept.
+func setForwarded(pr *httputil.ProxyRequest) {
+	if !auth.Forwarded(pr.In.Context()) {
 		pr.SetXForwarded()
 		return
 	}

@@ -75,13 +75,22 @@ func (s *Supervisor) CreateMany(ns []names.Instance) (int, error) {
 // has fewer than max_instances instances. The instance is marked as
 // created by a request: if it never answers a 2xx, it is forgotten when it
 // goes to sleep or fails (forgetUnserved). An instance known already is
-// left as it is.
+// left as it is. In a fleet it is placed on this host first.
 func (s *Supervisor) CreateForRequest(n names.Instance) error {
 	svc := s.config().Services[n.Service]
 	if svc == nil || !svc.SpawnOnRequest {
 		return fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
 	}
-	_, err := s.ensureRecord(n, newRecord{weight: DefaultWeight, byRequest: true, limit: svc.MaxInstances})
+	if s.lookup(n) != nil {
+		return nil
+	}
+	undo, err := s.placeForRequest(n, svc.MaxInstances) // in a fleet: placed here first
+	if err != nil {
+		return err
+	}
+	if _, err = s.ensureRecord(n, newRecord{weight: DefaultWeight, byRequest: true, limit: svc.MaxInstances}); err != nil {
+		undo()
+	}
 	return err
 }
 

@@ -104,6 +104,9 @@ type inst struct {
 	port, lastPort int
 
 	marking bool // the first 2xx of a ByRequest instance is being stored
+	// fenced keeps the instance from waking while it moves to another
+	// host of a fleet (fleet.go).
+	fenced bool
 
 	// orphaned is true when the instance's service is no longer in the
 	// config (reload.go): it is listed, adopted, stopped and deleted, but
@@ -181,6 +184,11 @@ type Info struct {
 	// Domains are the custom domains bound to it, sorted (shared: do not
 	// change).
 	Domains []string
+	// Host is the fleet host the instance lives on, and HostDown that
+	// the host's lease expired: the fleet's view fills them in (package
+	// fleetops); the supervisor leaves them empty.
+	Host     string
+	HostDown bool
 }
 
 // snapshot returns the instance's Info; the caller holds in.mu.

@@ -115,7 +115,9 @@ func (l Lease) Served(status int) {
 func (s *Supervisor) Acquire(ctx context.Context, n names.Instance) (Lease, error) {
 	in := s.lookup(n)
 	if in == nil {
-		return Lease{}, fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
+		if in = s.registerPlaced(n); in == nil { // in a fleet, placed here a moment ago
+			return Lease{}, fmt.Errorf("%w: %s", errdefs.ErrNotFound, n)
+		}
 	}
 	var t0 time.Time
 	for {
@@ -192,6 +194,8 @@ func (s *Supervisor) Wake(n names.Instance, cause Cause) error {
 		return fmt.Errorf("%w: %s: service %q is no longer configured", errdefs.ErrNotFound, n, n.Service)
 	case in.state == StateFailed:
 		return fmt.Errorf("%w: %s has failed: %s", errdefs.ErrUnavailable, n, in.reason)
+	case in.fenced && in.state == StateAsleep:
+		return errFenced(n)
 	case in.state == StateAsleep:
 		s.beginStart(in, true, cause)
 	}

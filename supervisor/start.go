@@ -78,6 +78,10 @@ func (s *Supervisor) awaitRunning(ctx context.Context, in *inst, cause Cause) er
 				in.mu.Unlock()
 				return fmt.Errorf("%w: %s: service %q is no longer configured (the instance is orphaned: ten delete it)", errdefs.ErrNotFound, in.name, in.name.Service)
 			}
+			if in.fenced {
+				in.mu.Unlock()
+				return errFenced(in.name)
+			}
 			s.beginStart(in, true, cause)
 		}
 		o := in.start // starting: a start is always in progress
@@ -180,15 +184,18 @@ func (s *Supervisor) runStart(ctx context.Context, in *inst, o *op, launch bool,
 	if failed {
 		s.markFailed(in, err.Error())
 	}
+	took := time.Since(t0)
+	if cause != "" {
+		// Before the waiters learn the outcome: whoever caused the wake
+		// finds it counted.
+		s.obs.Woke(in.name, cause, took, err)
+	}
 	o.finish(err)
 	if err != nil {
 		s.log.Warn("instance did not start", "instance", in.name.String(), "err", err)
 		s.forgetUnserved(in)
 	} else {
-		s.log.Info("instance ready", "instance", in.name.String(), "took", time.Since(t0).Round(time.Microsecond))
-	}
-	if cause != "" {
-		s.obs.Woke(in.name, cause, time.Since(t0), err)
+		s.log.Info("instance ready", "instance", in.name.String(), "took", took.Round(time.Microsecond))
 	}
 }
 

@@ -169,6 +169,8 @@ type Supervisor struct {
 	launched atomic.Int64
 	// beforeStop runs before any instance's unit is stopped (policy.go).
 	beforeStop atomic.Pointer[func(names.Instance)]
+	// placer is the fleet's side, in a fleet (fleet.go); nil outside one.
+	placer atomic.Pointer[Placer]
 	// rescheduled tells scheduleLoop that a reload changed the windows.
 	rescheduled chan struct{}
 

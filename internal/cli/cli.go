@@ -122,6 +122,7 @@ func (a *app) root() *cobra.Command {
 		a.deployCmd(), a.routeCmd(), a.logsCmd(), a.initCmd(),
 		a.tokenGenCmd(), a.tokenCmd(), a.auditCmd(),
 		a.caddyCmd(), a.credentialCmd(), a.keepAwakeCmd(), a.domainCmd(),
+		a.moveCmd(), a.drainCmd(),
 	)
 	return root
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func (a *app) createCmd() *cobra.Command {
-	var fromFile string
+	var fromFile, host string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create [SERVICE:ID ...]",
@@ -24,7 +24,12 @@ func (a *app) createCmd() *cobra.Command {
 and wakes on its first request. Many at once, in one store transaction (all
 or none): a sign-up flow registers its customers this way. Instances that
 are known already are left as they are. --from-file reads one SERVICE:ID a
-line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
+line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.
+
+In a fleet each new instance is placed first (on --host, else on the live
+host with the most free room), then registered by the host it is placed on;
+each placement is its own etcd transaction, so a call that fails part-way
+keeps what it placed, and calling again places the rest.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids := args
 			if fromFile != "" {
@@ -46,14 +51,16 @@ line ("-" for stdin); at most ` + fmt.Sprint(apitype.MaxCreate) + ` a call.`,
 				ns[i] = n
 			}
 			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
-				r, err := c.Create(ctx, ns)
+				r, err := c.CreateOn(ctx, ns, host)
 				return a.print(err, asJSON, r, func() error {
 					a.Printf("Created %d instances (%d known already); they wake on their first request\n", r.Created, r.Known)
+					a.printHosts(r.Hosts)
 					return nil
 				})
 			})
 		},
 	}
+	cmd.Flags().StringVar(&host, "host", "", "in a fleet, place them on `HOST` (default: each on the live host with the most free room)")
 	cmd.Flags().StringVar(&fromFile, "from-file", "", `read SERVICE:ID lines from this file ("-": stdin)`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

@@ -30,14 +30,19 @@ func (a *app) instanceCmd(use, short string, f func(ctx context.Context, c *clie
 
 func (a *app) spawnCmd() *cobra.Command {
 	var asJSON bool
+	var host string
 	cmd := a.instanceCmd("spawn", "Start an instance (creating it) and wait until it is ready", func(ctx context.Context, c *client.Client, n names.Instance) error {
-		r, err := c.Spawn(ctx, n)
+		r, err := c.SpawnOn(ctx, n, host)
 		return a.print(err, asJSON, r, func() error {
 			a.Printf("Spawned %s (%s)\nListening on %s\n", r.Instance, r.Unit, r.Socket)
+			if r.Host != "" {
+				a.Printf("On fleet host %s\n", r.Host)
+			}
 			return nil
 		})
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&host, "host", "", "in a fleet, place a new instance on `HOST` (default: the live host with the most free room)")
 	return cmd
 }
 

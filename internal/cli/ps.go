@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,26 +109,42 @@ func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, serve
 		empty = "No instances match (server " + server + ")"
 	}
 	header := []string{"INSTANCE", "UNIT", "STATE", "HEALTH", "PORT", "UPTIME", "RESTARTS", "MEMORY", "WEIGHT", "NOTE"}
+	fleet := hostColumn(list)
+	if fleet {
+		header = slices.Insert(header, 1, "HOST")
+	}
 	return a.table(len(list), empty, header, func(k int) []string {
-		i := list[k]
-		mem := "-"
-		if i.MemoryBytes != nil {
-			mem = fmtBytes(*i.MemoryBytes)
+		if fleet {
+			return slices.Insert(instanceRow(list[k]), 1, list[k].Host)
 		}
-		health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
-		if i.State != apitype.StateRunning {
-			health, uptime = "-", "-"
-		}
-		port := "-"
-		if i.Port > 0 {
-			port = itoa(i.Port)
-		}
-		return []string{i.Name, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, itoa(i.Weight), note(i)}
+		return instanceRow(list[k])
 	})
 }
 
+// instanceRow is an instance's row of ps (without HOST).
+func instanceRow(i apitype.Instance) []string {
+	mem := "-"
+	if i.MemoryBytes != nil {
+		mem = fmtBytes(*i.MemoryBytes)
+	}
+	health, uptime := string(i.Health), fmtDuration(time.Duration(i.UptimeSecs)*time.Second)
+	if i.State != apitype.StateRunning {
+		health, uptime = "-", "-"
+	}
+	port := "-"
+	if i.Port > 0 {
+		port = itoa(i.Port)
+	}
+	weight := itoa(i.Weight)
+	if i.State == apitype.StateUnknown { // another fleet host's: known there
+		weight = "-"
+	}
+	return []string{i.Name, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, weight, note(i)}
+}
+
 // note says what else is true of an instance: a config change waiting for
-// its restart, an orphan of a removed service, a keep-awake, a throttle.
+// its restart, an orphan of a removed service, a fleet host that is down,
+// a keep-awake, a throttle.
 func note(i apitype.Instance) string {
 	var n []string
 	if i.RestartPending {
@@ -138,6 +155,9 @@ func note(i apitype.Instance) string {
 	}
 	if i.Throttled {
 		n = append(n, "throttled")
+	}
+	if i.HostDown {
+		n = append(n, "host down")
 	}
 	if !i.KeepAwakeUntil.IsZero() {
 		n = append(n, "awake until "+i.KeepAwakeUntil.Local().Format("Jan 2 15:04"))

@@ -155,3 +155,40 @@ func TestPsRefusesBadFlagsBeforeAsking(t *testing.T) {
 		t.Errorf("bad flags reached the daemon: %q", s.queries)
 	}
 }
+
+// TestPSFleet: in a fleet ps has a HOST column; another host's instance
+// shows its state as unknown, no weight, and whether its host is down.
+func TestPSFleet(t *testing.T) {
+	var out strings.Builder
+	a := &app{Env: &Env{Stdout: &out}}
+	list := []apitype.Instance{
+		{Name: "notes:a", Unit: "tenement@notes-a.service", State: apitype.StateAsleep, Weight: 0, Host: "h1"},
+		{Name: "notes:b", Unit: "tenement@notes-b.service", State: apitype.StateUnknown, Health: apitype.HealthUnknown, Host: "h2"},
+		{Name: "notes:c", Unit: "tenement@notes-c.service", State: apitype.StateUnknown, Health: apitype.HealthUnknown, Host: "h3", HostDown: true},
+	}
+	if err := a.printInstances(list, apitype.ListQuery{}, "unix:/x"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`^INSTANCE +HOST +UNIT +STATE +HEALTH +PORT +UPTIME +RESTARTS +MEMORY +WEIGHT +NOTE$`,
+		`^notes:a +h1 +tenement@notes-a.service +asleep +- +- +- +0 +- +0 +-$`,
+		`^notes:b +h2 +tenement@notes-b.service +unknown +- +- +- +0 +- +- +-$`,
+		`^notes:c +h3 +tenement@notes-c.service +unknown +- +- +- +0 +- +- +host down$`,
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("ps printed:\n%s", out.String())
+	}
+	for i, re := range want {
+		if !regexp.MustCompile(re).MatchString(lines[i]) {
+			t.Errorf("line %d: %q, want %s", i, lines[i], re)
+		}
+	}
+	// outside a fleet: no HOST column
+	list[0].Host = ""
+	out.Reset()
+	a.printInstances(list[:1], apitype.ListQuery{}, "unix:/x")
+	if strings.Contains(out.String(), "HOST") {
+		t.Errorf("a HOST column outside a fleet:\n%s", out.String())
+	}
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package fleetint
+
+const raceEnabled = true
