@@ -57,6 +57,11 @@ type Options struct {
 	// Consumer, if set, is kept in step with the placements of this host
 	// (see Consumer). Default: none.
 	Consumer Consumer
+	// OnDomains, if set, is called (from one goroutine of the agent's,
+	// never two at once) after the custom domains changed, by this agent
+	// or any other, and after the first full view of the fleet. Changes
+	// that come while it runs make one more call. Default: none.
+	OnDomains func()
 	// ReconcileEvery is how often the Consumer is compared with the
 	// placements in full, besides on every change. Default 1m.
 	ReconcileEvery time.Duration
@@ -127,9 +132,10 @@ type Agent struct {
 	synced     chan struct{} // closed when the cache first holds a full snapshot
 	syncedOnce sync.Once
 	loads      atomic.Int64 // full reads of etcd (resyncs) so far
-	// Level-triggered kicks (1-buffered): the placements changed.
-	kickLoad, kickSync chan struct{}
-	closeOnce          sync.Once
+	// Level-triggered kicks (1-buffered): the placements changed; the
+	// domains changed.
+	kickLoad, kickSync, kickDomains chan struct{}
+	closeOnce                       sync.Once
 	// crashed (tests) makes Close leave the lease to expire, as when the
 	// host dies.
 	crashed atomic.Bool
@@ -162,6 +168,7 @@ func New(opts Options) (*Agent, error) {
 	a := &Agent{
 		opts: opts, log: log, cli: cli, lay: newLayout(opts.Cluster),
 		synced: make(chan struct{}), kickLoad: make(chan struct{}, 1), kickSync: make(chan struct{}, 1),
+		kickDomains: make(chan struct{}, 1),
 	}
 	a.cache = newCache(a.lay, log)
 	a.life, a.endLife = context.WithCancel(context.Background())
@@ -169,6 +176,9 @@ func New(opts Options) (*Agent, error) {
 	a.wg.Go(a.watchLoop)
 	if opts.Consumer != nil {
 		a.wg.Go(a.syncLoop)
+	}
+	if opts.OnDomains != nil {
+		a.wg.Go(a.domainsLoop)
 	}
 	return a, nil
 }
@@ -197,15 +207,41 @@ func (a *Agent) Synced(ctx context.Context) error {
 	}
 }
 
-// changed signals the loops that follow the placements.
+// changed signals the loops that follow the placements and the domains.
 func (a *Agent) changed(ch changes) {
+	if ch&changedDomains != 0 {
+		kick(a.kickDomains)
+	}
 	if ch&changedPlacements == 0 {
 		return
 	}
 	for _, k := range []chan struct{}{a.kickLoad, a.kickSync} {
+		kick(k)
+	}
+}
+
+// kick signals a 1-buffered channel without waiting.
+func kick(k chan struct{}) {
+	select {
+	case k <- struct{}{}:
+	default:
+	}
+}
+
+// domainsLoop calls OnDomains once the fleet is in view, then after every
+// change of the domains.
+func (a *Agent) domainsLoop() {
+	select {
+	case <-a.synced:
+	case <-a.life.Done():
+		return
+	}
+	for {
+		a.opts.OnDomains()
 		select {
-		case k <- struct{}{}:
-		default:
+		case <-a.kickDomains:
+		case <-a.life.Done():
+			return
 		}
 	}
 }

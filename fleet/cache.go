@@ -71,7 +71,7 @@ type cache struct {
 	perHost map[string]int
 	tokens  map[string]store.Token
 	byHash  map[string]string // token hash -> id
-	domains map[string]names.Instance
+	domains map[string]Binding
 }
 
 func newCache(lay layout, log *slog.Logger) *cache {
@@ -84,7 +84,7 @@ func (c *cache) reset() {
 	c.revs, c.dead = map[string]int64{}, map[string]int64{}
 	c.hosts, c.places, c.perHost = map[string]Host{}, map[names.Instance]Placement{}, map[string]int{}
 	c.byIP = map[netip.Addr]string{}
-	c.tokens, c.byHash, c.domains = map[string]store.Token{}, map[string]string{}, map[string]names.Instance{}
+	c.tokens, c.byHash, c.domains = map[string]store.Token{}, map[string]string{}, map[string]Binding{}
 }
 
 // kv is one key's new state: a value at a revision, or its deletion.
@@ -244,7 +244,7 @@ func (c *cache) add(dir, name string, value []byte, rev int64) error {
 		if err != nil {
 			return err
 		}
-		c.domains[name] = n
+		c.domains[name] = Binding{Domain: name, Instance: n, CreatedAt: v.CreatedAt}
 	}
 	return nil
 }

@@ -73,7 +73,8 @@ type tokenValue struct {
 
 // domainValue is the value of a custom domain's key.
 type domainValue struct {
-	Instance string `json:"instance"`
+	Instance  string    `json:"instance"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 func encode(v any) string {

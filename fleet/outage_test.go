@@ -37,7 +37,7 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 	if err := h1.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := h1.PutDomain(ctx, "alice.example.com", n); err != nil {
+	if _, _, err := h1.PutDomain(ctx, "alice.example.com", n, false); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "h2 sees it all", func() error {
@@ -83,7 +83,7 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 		{"unplace notes:alice", func() error { return h1.Unplace(ctx, n) }},
 		{"put token 0b", func() error { return h1.PutToken(ctx, store.Token{ID: "0b", Hash: "sha256:01"}) }},
 		{"delete token 0a1b2c", func() error { return h1.DeleteToken(ctx, tok.ID) }},
-		{"bind bob.example.com to notes:alice", func() error { return h1.PutDomain(ctx, "bob.example.com", n) }},
+		{"bind bob.example.com to notes:alice", func() error { _, _, err := h1.PutDomain(ctx, "bob.example.com", n, false); return err }},
 		{"unbind alice.example.com", func() error { return h1.DeleteDomain(ctx, "alice.example.com") }},
 	}
 	for round := range 2 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func TestDomainsFleetWide(t *testing.T) {
 	h2 := startAgent(t, e, cluster, "h2", 10)
 	ctx := context.Background()
 	alice, bob := inst(t, "notes:alice"), inst(t, "notes:bob")
-	if err := h1.PutDomain(ctx, "Notes.Alice.Example.", alice); err != nil {
+	if _, _, err := h1.PutDomain(ctx, "Notes.Alice.Example.", alice, false); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "h2 routes the domain", func() error {
@@ -88,19 +89,36 @@ func TestDomainsFleetWide(t *testing.T) {
 	if n, ok := h2.Domain("NOTES.alice.example."); !ok || n != alice {
 		t.Fatalf("a Host header in capitals: %v %v", n, ok)
 	}
-	if err := h2.PutDomain(ctx, "notes.alice.example", alice); err != nil {
+	if _, _, err := h2.PutDomain(ctx, "notes.alice.example", alice, false); err != nil {
 		t.Fatalf("bind again to the same instance: %v", err)
 	}
-	if err := h2.PutDomain(ctx, "notes.alice.example", bob); !errors.Is(err, errdefs.ErrConflict) {
+	if _, _, err := h2.PutDomain(ctx, "notes.alice.example", bob, false); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("bind to another instance: %v, want ErrConflict", err)
 	}
 	for _, d := range []string{"", "10.0.0.1", "-a.example", "a..example", "a_b.example"} {
-		if err := h1.PutDomain(ctx, d, bob); !errors.Is(err, errdefs.ErrInvalid) {
+		if _, _, err := h1.PutDomain(ctx, d, bob, false); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("bind %q: %v, want ErrInvalid", d, err)
 		}
 	}
-	if got := h1.Domains(); len(got) != 1 || got[0] != (Binding{"notes.alice.example", alice}) {
+	if got := h1.Domains(); len(got) != 1 || got[0].Domain != "notes.alice.example" || got[0].Instance != alice || got[0].CreatedAt.IsZero() {
 		t.Fatalf("domains: %+v", got)
+	}
+	// A move rebinds it in one write and names where it was.
+	b, prev, err := h2.PutDomain(ctx, "notes.alice.example", bob, true)
+	if err != nil || prev != alice || b.Instance != bob {
+		t.Fatalf("move to bob: %+v from %v, %v", b, prev, err)
+	}
+	eventually(t, 5*time.Second, "h1 sees the move", func() error {
+		if n, _ := h1.Domain("notes.alice.example"); n != bob {
+			return fmt.Errorf("bound to %v", n)
+		}
+		return nil
+	})
+	if n, err := h1.DeleteDomainsOf(ctx, bob); err != nil || n != 1 {
+		t.Fatalf("delete bob's domains: %d, %v", n, err)
+	}
+	if _, _, err := h1.PutDomain(ctx, "notes.alice.example", alice, false); err != nil {
+		t.Fatal(err)
 	}
 	if err := h2.DeleteDomain(ctx, "notes.alice.example"); err != nil {
 		t.Fatal(err)
@@ -113,5 +131,48 @@ func TestDomainsFleetWide(t *testing.T) {
 	})
 	if err := h2.DeleteDomain(ctx, "notes.alice.example"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("unbind again: %v", err)
+	}
+}
+
+// TestOnDomains: a host hears of every change of the domains, made by it
+// or by another host, and once at the start.
+func TestOnDomains(t *testing.T) {
+	e := sharedEtcd(t)
+	cluster := newCluster()
+	var calls atomic.Int64
+	h1 := startAgent(t, e, cluster, "h1", 10)
+	h2 := startAgent(t, e, cluster, "h2", 10, func(o *Options) { o.OnDomains = func() { calls.Add(1) } })
+	eventually(t, 5*time.Second, "the first call", func() error {
+		if calls.Load() < 1 {
+			return errors.New("no call")
+		}
+		return nil
+	})
+	ctx := context.Background()
+	for i, change := range []func() error{
+		func() error { _, _, err := h1.PutDomain(ctx, "a.example", inst(t, "notes:alice"), false); return err },
+		func() error { return h1.DeleteDomain(ctx, "a.example") },
+		func() error { _, _, err := h2.PutDomain(ctx, "b.example", inst(t, "notes:bob"), false); return err },
+	} {
+		before := calls.Load()
+		if err := change(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, fmt.Sprintf("a call after change %d", i), func() error {
+			if calls.Load() == before {
+				return errors.New("no call")
+			}
+			return nil
+		})
+	}
+	// Placements are not domains: no call.
+	time.Sleep(200 * time.Millisecond)
+	before := calls.Load()
+	if _, _, err := h1.Place(ctx, inst(t, "notes:carol"), "h1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if calls.Load() != before {
+		t.Errorf("a placement called OnDomains")
 	}
 }

@@ -94,7 +94,7 @@ func TestCacheConsistentUnderWatch(t *testing.T) {
 				case 4:
 					d := fmt.Sprintf("d%d.example", r.IntN(5))
 					if r.IntN(2) == 0 {
-						err = a.PutDomain(ctx, d, n)
+						_, _, err = a.PutDomain(ctx, d, n, false)
 					} else {
 						err = a.DeleteDomain(ctx, d)
 					}
@@ -157,7 +157,7 @@ func etcdView(t *testing.T, a *Agent) (places, domains []string) {
 		places = append(places, n.String()+"@"+p.Host)
 	}
 	for d, n := range c.domains {
-		domains = append(domains, d+"="+n.String())
+		domains = append(domains, d+"="+n.Instance.String())
 	}
 	slices.Sort(places)
 	slices.Sort(domains)
