@@ -63,10 +63,15 @@ type Table struct {
 	max   int
 	log   *slog.Logger
 
-	// wmu orders the changes (Bind, Unbind, Forget): each writes the
-	// store, then memory, then tells the unbound hooks, before the next.
+	// wmu orders the changes (Bind, Unbind, Forget, Reload): each writes
+	// the store, then memory, then tells the unbound hooks, before the
+	// next.
 	wmu     sync.Mutex
 	unbound []func(domain string)
+	// following: the store is shared with other writers (a fleet's
+	// etcd), and memory follows it (Reload) rather than this table's
+	// own deletions (Forget).
+	following bool
 
 	mu    sync.RWMutex
 	owner map[string]entry
@@ -210,10 +215,15 @@ func (t *Table) Unbind(host string) (Binding, error) {
 }
 
 // Forget unbinds, in memory, the domains of an instance the store has
-// deleted (store.DeleteInstance deletes its bindings with it).
+// deleted (store.DeleteInstance deletes its bindings with it). A table that
+// follows a shared store leaves it to Reload: there an instance this host
+// forgets may live on elsewhere, with its domains.
 func (t *Table) Forget(n names.Instance) {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
+	if t.following {
+		return
+	}
 	t.mu.Lock()
 	gone := t.of[n]
 	for _, d := range gone {
@@ -224,6 +234,62 @@ func (t *Table) Forget(n names.Instance) {
 		t.log.Info("unbound a custom domain of a deleted instance", "host", d, "instance", n.String())
 		t.tell(d)
 	}
+}
+
+// Follow makes s the table's store from now on: a store other writers
+// share (a fleet's etcd), whose changes reach the table through Reload.
+// The bindings of the old store that s lacks are written to s first (a
+// host that joins a fleet brings its domains along; one bound elsewhere in
+// the fleet already stays there, with a warning).
+func (t *Table) Follow(s Store) error {
+	t.wmu.Lock()
+	for _, b := range t.List(nil) {
+		rec := store.Domain{Domain: b.Domain, Instance: b.Instance.String(), CreatedAt: b.CreatedAt}
+		if _, _, err := s.BindDomain(rec, false); err != nil {
+			t.log.Warn("a custom domain of this host's store is not in the shared table", "host", b.Domain, "instance", b.Instance.String(), "err", err)
+		}
+	}
+	t.store, t.following = s, true
+	t.wmu.Unlock()
+	return t.Reload()
+}
+
+// Reload reads the bindings from the store again and makes memory equal
+// to them, telling the unbound hooks of the domains that went.
+func (t *Table) Reload() error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	recs, err := t.store.Domains()
+	if err != nil {
+		return fmt.Errorf("domains: reload: %w", err)
+	}
+	owner := make(map[string]entry, len(recs))
+	for _, rec := range recs {
+		if n, err := rec.Name(); err == nil {
+			owner[rec.Domain] = entry{inst: n, created: rec.CreatedAt}
+		}
+	}
+	var gone []string
+	t.mu.Lock()
+	for d := range t.owner {
+		if _, ok := owner[d]; !ok {
+			gone = append(gone, d)
+		}
+	}
+	for d, e := range owner {
+		if cur, ok := t.owner[d]; !ok || cur.inst != e.inst {
+			t.del(d)
+			t.set(d, e)
+		}
+	}
+	for _, d := range gone {
+		t.del(d)
+	}
+	t.mu.Unlock()
+	for _, d := range gone {
+		t.tell(d)
+	}
+	return nil
 }
 
 func (t *Table) tell(d string) {

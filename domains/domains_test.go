@@ -206,3 +206,113 @@ func BenchmarkDomainOwner(b *testing.B) {
 		}
 	})
 }
+
+// sharedStore is a store other writers share (a fleet's etcd): a map
+// that the test changes behind the table's back.
+type sharedStore struct {
+	mu sync.Mutex
+	m  map[string]store.Domain
+}
+
+func (s *sharedStore) Domains() ([]store.Domain, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Domain
+	for _, d := range s.m {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (s *sharedStore) BindDomain(d store.Domain, move bool) (store.Domain, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.m[d.Domain]
+	switch {
+	case ok && cur.Instance == d.Instance:
+		return cur, "", nil
+	case ok && !move:
+		return store.Domain{}, "", fmt.Errorf("%w: bound to %s", errdefs.ErrConflict, cur.Instance)
+	}
+	s.m[d.Domain] = d
+	return d, cur.Instance, nil
+}
+
+func (s *sharedStore) UnbindDomain(domain string) (store.Domain, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.m[domain]
+	if !ok {
+		return store.Domain{}, fmt.Errorf("%w: %s", errdefs.ErrNotFound, domain)
+	}
+	delete(s.m, domain)
+	return cur, nil
+}
+
+func (s *sharedStore) set(domain, instance string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if instance == "" {
+		delete(s.m, domain)
+	} else {
+		s.m[domain] = store.Domain{Domain: domain, Instance: instance}
+	}
+}
+
+// TestFollowSharedStore: a table that follows a shared store brings its
+// own bindings into it (keeping the store's where they clash), then
+// mirrors it at every Reload, telling the hooks of the domains that went;
+// Forget leaves memory to the store.
+func TestFollowSharedStore(t *testing.T) {
+	tb, _ := newTable(t, t.TempDir(), 0, "notes:alice", "notes:bob")
+	alice, bob := inst(t, "notes:alice"), inst(t, "notes:bob")
+	for _, d := range []string{"alice.example", "clash.example"} {
+		if _, err := tb.Bind(alice, d, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var told []string
+	tb.OnUnbind(func(d string) { told = append(told, d) })
+	shared := &sharedStore{m: map[string]store.Domain{
+		"clash.example": {Domain: "clash.example", Instance: "notes:bob"},
+		"bob.example":   {Domain: "bob.example", Instance: "notes:bob"},
+	}}
+	if err := tb.Follow(shared); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list(tb.List(nil)), "alice.example=notes:alice bob.example=notes:bob clash.example=notes:bob"; got != want {
+		t.Fatalf("after Follow: %s, want %s", got, want)
+	}
+	if n, _, _ := shared.BindDomain(store.Domain{Domain: "alice.example", Instance: "notes:alice"}, false); n.Instance != "notes:alice" {
+		t.Errorf("alice.example did not reach the shared store")
+	}
+	// Another writer binds, moves and unbinds.
+	shared.set("new.example", "notes:alice")
+	shared.set("alice.example", "notes:bob")
+	shared.set("bob.example", "")
+	if err := tb.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list(tb.List(nil)), "alice.example=notes:bob clash.example=notes:bob new.example=notes:alice"; got != want {
+		t.Errorf("after Reload: %s, want %s", got, want)
+	}
+	if got := strings.Join(tb.Of(bob), " "); got != "alice.example clash.example" {
+		t.Errorf("Of(bob) = %q", got)
+	}
+	if strings.Join(told, " ") != "bob.example" {
+		t.Errorf("hooks told %v, want [bob.example]", told)
+	}
+	// This host forgets bob (moved away, say): the shared table still
+	// binds its domains, and so does memory.
+	tb.Forget(bob)
+	if n, ok := tb.DomainOwner("clash.example"); !ok || n != bob {
+		t.Errorf("Forget in a shared table unbound clash.example: %v %v", n, ok)
+	}
+	// Writes go to the shared store.
+	if _, err := tb.Unbind("new.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := shared.m["new.example"]; ok {
+		t.Errorf("Unbind did not reach the shared store")
+	}
+}
