@@ -100,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	// With [fleet], this host's part of the fleet (fleet.go); nil without.
-	fl, err := joinFleet(cfg, sup, log)
+	fl, err := joinFleet(cfg, sup, doms, log)
 	if err != nil {
 		return err
 	}

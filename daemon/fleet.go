@@ -16,6 +16,7 @@ import (
 	"github.com/tenement/tenement/api"
 	"github.com/tenement/tenement/config"
 	"github.com/tenement/tenement/credentials"
+	"github.com/tenement/tenement/domains"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/fleet"
 	"github.com/tenement/tenement/fleetops"
@@ -50,6 +51,9 @@ type fleetMode struct {
 	secret string
 	local  netip.Addr // this host's advertised IP
 	log    *slog.Logger
+	// life ends at close (the wait to follow the fleet's domains).
+	life context.Context
+	end  context.CancelFunc
 }
 
 // syncWait bounds how long the daemon waits at start for its first view
@@ -57,7 +61,9 @@ type fleetMode struct {
 const syncWait = 3 * time.Second
 
 // joinFleet starts this host's part of the fleet, when cfg has [fleet].
-func joinFleet(cfg *config.Config, sup *supervisor.Supervisor, log *slog.Logger) (*fleetMode, error) {
+// The custom domains' table then follows the fleet's (in etcd): every host
+// routes every custom domain, and gets its certificate on demand.
+func joinFleet(cfg *config.Config, sup *supervisor.Supervisor, doms *domains.Table, log *slog.Logger) (*fleetMode, error) {
 	f := cfg.Fleet
 	if f == nil {
 		return nil, nil
@@ -71,13 +77,18 @@ func joinFleet(cfg *config.Config, sup *supervisor.Supervisor, log *slog.Logger)
 		return nil, err
 	}
 	m := &fleetMode{cfg: f, secret: secret, log: log}
+	m.life, m.end = context.WithCancel(context.Background())
 	if host, _, err := net.SplitHostPort(f.Advertise); err == nil {
 		m.local, _ = netip.ParseAddr(host)
 	}
 	late := &lateConsumer{set: make(chan struct{})}
 	m.agent, err = fleet.New(fleet.Options{Endpoints: f.Endpoints, TLS: tlsCfg, Cluster: f.Cluster, Host: f.Host,
 		Addr: f.Advertise, Capacity: f.Capacity, TTL: f.LeaseTTL.D(), WriteTimeout: f.WriteTimeout.D(),
-		Awake: sup.AwakeCount, Consumer: late, Log: log})
+		Awake: sup.AwakeCount, Consumer: late, OnDomains: func() {
+			if err := doms.Reload(); err != nil {
+				log.Warn("fleet: reloading the custom domains", "err", err)
+			}
+		}, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +100,27 @@ func joinFleet(cfg *config.Config, sup *supervisor.Supervisor, log *slog.Logger)
 	ctx, cancel := context.WithTimeout(context.Background(), syncWait)
 	defer cancel()
 	if err := m.agent.Synced(ctx); err != nil {
-		log.Warn("no view of the fleet yet: serving this host's own instances; forwarding starts when etcd answers",
+		log.Warn("no view of the fleet yet: serving this host's own instances and custom domains; forwarding starts when etcd answers",
 			"endpoints", strings.Join(f.Endpoints, ","), "err", err)
+		// The domains follow the fleet once it is in view.
+		go func() {
+			if m.agent.Synced(m.life) == nil {
+				m.followDomains(doms)
+			}
+		}()
 	} else {
 		log.Info("joined the fleet", "host", f.Host, "cluster", f.Cluster, "advertise", f.Advertise, "hosts", len(m.agent.Hosts()))
+		m.followDomains(doms)
 	}
 	return m, nil
+}
+
+// followDomains makes the fleet's domains the table's (bringing this
+// host's own along).
+func (m *fleetMode) followDomains(doms *domains.Table) {
+	if err := doms.Follow(m.ops.DomainStore()); err != nil {
+		m.log.Warn("fleet: following the fleet's custom domains", "err", err)
+	}
 }
 
 // instances is what the API and the host policy serve: the fleet's view,
@@ -164,6 +190,7 @@ func (m *fleetMode) close() {
 	if m == nil {
 		return
 	}
+	m.end()
 	m.ops.Close()
 	if err := m.agent.Close(); err != nil {
 		m.log.Debug("fleet: close", "err", err)

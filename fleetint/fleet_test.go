@@ -5,6 +5,7 @@ package fleetint
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -190,6 +191,60 @@ func TestFleetTokens(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestFleetDomains: a custom domain bound on one host reaches its
+// instance through every host (the owner's, in one hop from the others);
+// a move of the domain is seen everywhere; deleting the instance unbinds
+// it fleet-wide.
+func TestFleetDomains(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2, h3 := c.hosts[0], c.hosts[1], c.hosts[2]
+	h1.mustTen(t, "create", "--host", "h2", "notes:dom1", "notes:dom2")
+	h1.mustTen(t, "domain", "add", "notes:dom1", "Shop.Dom1.Example")
+	getHost := func(h *tenHost, host string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+h.addr()+"/", nil)
+		req.Host = host
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, h := range c.hosts {
+		eventually(t, 10*time.Second, "shop.dom1.example through "+h.Name, func() error {
+			if code, body := getHost(h, "shop.dom1.example"); code != 200 || !strings.HasPrefix(body, "hello from notes:dom1 ") {
+				return fmt.Errorf("%d %q", code, body)
+			}
+			return nil
+		})
+	}
+	if out, err := h3.ten("domain", "add", "notes:dom2", "shop.dom1.example"); err == nil || !strings.Contains(out, "bound to notes:dom1") {
+		t.Errorf("binding it again on h3: %v %q, want a conflict naming notes:dom1", err, out)
+	}
+	h3.mustTen(t, "domain", "add", "--move", "notes:dom2", "shop.dom1.example")
+	for _, h := range c.hosts {
+		eventually(t, 10*time.Second, "the moved domain through "+h.Name, func() error {
+			if code, body := getHost(h, "shop.dom1.example"); code != 200 || !strings.HasPrefix(body, "hello from notes:dom2 ") {
+				return fmt.Errorf("%d %q", code, body)
+			}
+			return nil
+		})
+	}
+	if out := h1.mustTen(t, "domain", "list"); !strings.Contains(out, "shop.dom1.example") || !strings.Contains(out, "notes:dom2") {
+		t.Errorf("h1's domain list: %q", out)
+	}
+	h1.mustTen(t, "delete", "notes:dom2")
+	for _, h := range []*tenHost{h1, h2, h3} {
+		eventually(t, 10*time.Second, "the domain gone on "+h.Name, func() error {
+			if code, _ := getHost(h, "shop.dom1.example"); code != http.StatusNotFound {
+				return fmt.Errorf("%d", code)
+			}
+			return nil
+		})
+	}
 }
 
 // TestFleetMove: ten move of an instance with data, asked of a third

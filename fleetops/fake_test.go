@@ -25,6 +25,7 @@ type world struct {
 	places  map[names.Instance]string
 	hosts   map[string]fleet.Host // live hosts
 	tokens  map[string]store.Token
+	domains map[string]names.Instance
 	down    bool  // etcd unreachable
 	moveErr error // the next Move fails with it
 	// downAtFlip: the next Move happens, and etcd goes away before it
@@ -33,7 +34,8 @@ type world struct {
 }
 
 func newWorld() *world {
-	return &world{places: map[names.Instance]string{}, hosts: map[string]fleet.Host{}, tokens: map[string]store.Token{}}
+	return &world{places: map[names.Instance]string{}, hosts: map[string]fleet.Host{}, tokens: map[string]store.Token{},
+		domains: map[string]names.Instance{}}
 }
 
 func (w *world) owner(n names.Instance) string {
@@ -235,6 +237,57 @@ func (a *fakeAgent) Tokens() []store.Token {
 	for _, t := range a.w.tokens {
 		out = append(out, t)
 	}
+	return out
+}
+
+func (a *fakeAgent) PutDomain(_ context.Context, d string, n names.Instance, move bool) (fleet.Binding, names.Instance, error) {
+	a.w.mu.Lock()
+	defer a.w.mu.Unlock()
+	if a.w.down {
+		return fleet.Binding{}, names.Instance{}, errDown
+	}
+	prev, ok := a.w.domains[d]
+	if ok && prev != n && !move {
+		return fleet.Binding{}, names.Instance{}, fmt.Errorf("%w: bound to %s", errdefs.ErrConflict, prev)
+	}
+	a.w.domains[d] = n
+	return fleet.Binding{Domain: d, Instance: n}, prev, nil
+}
+
+func (a *fakeAgent) DeleteDomain(_ context.Context, d string) error {
+	a.w.mu.Lock()
+	defer a.w.mu.Unlock()
+	if a.w.down {
+		return errDown
+	}
+	if _, ok := a.w.domains[d]; !ok {
+		return fmt.Errorf("%w: not bound", errdefs.ErrNotFound)
+	}
+	delete(a.w.domains, d)
+	return nil
+}
+
+func (a *fakeAgent) DeleteDomainsOf(ctx context.Context, n names.Instance) (int, error) {
+	count := 0
+	for _, b := range a.Domains() {
+		if b.Instance == n {
+			if err := a.DeleteDomain(ctx, b.Domain); err != nil {
+				return count, err
+			}
+			count++
+		}
+	}
+	return count, nil
+}
+
+func (a *fakeAgent) Domains() []fleet.Binding {
+	a.w.mu.Lock()
+	defer a.w.mu.Unlock()
+	var out []fleet.Binding
+	for d, n := range a.w.domains {
+		out = append(out, fleet.Binding{Domain: d, Instance: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Domain < out[j].Domain })
 	return out
 }
 

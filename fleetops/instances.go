@@ -72,6 +72,11 @@ func (i *instances) Delete(ctx context.Context, n names.Instance, purge bool) er
 	if err := i.o.agent.Unplace(ctx, n); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	// Its custom domains go with it, fleet-wide (a host that only forgets
+	// an instance, for a move, keeps them).
+	if _, err := i.o.agent.DeleteDomainsOf(ctx, n); err != nil {
+		i.o.log.Warn("delete: the instance's custom domains stay bound", "instance", n.String(), "err", err)
+	}
 	err := i.Local.Delete(ctx, n, purge)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		err = nil // placed here, never registered

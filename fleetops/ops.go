@@ -36,6 +36,10 @@ type Agent interface {
 	Token(id string) (store.Token, error)
 	TokenByHash(hash string) (store.Token, error)
 	Tokens() []store.Token
+	PutDomain(ctx context.Context, domain string, n names.Instance, move bool) (fleet.Binding, names.Instance, error)
+	DeleteDomain(ctx context.Context, domain string) error
+	DeleteDomainsOf(ctx context.Context, n names.Instance) (int, error)
+	Domains() []fleet.Binding
 	PeerAt(ip netip.Addr) (host string, ok bool)
 	Synced(ctx context.Context) error
 }

@@ -120,14 +120,18 @@ func TestListWholeFleet(t *testing.T) {
 func TestDelete(t *testing.T) {
 	w := newWorld()
 	h1 := newHost(t, w, "h1", "a:1")
-	n, dead := inst(t, "notes:a"), inst(t, "notes:d")
+	n, dead, other := inst(t, "notes:a"), inst(t, "notes:d"), inst(t, "notes:o")
 	w.places[n], w.places[dead] = "h1", "h3"
+	w.domains["a.example"], w.domains["a2.example"], w.domains["o.example"] = n, n, other
 	h1.local.known[n] = true
 	if err := h1.ops.Instances().Delete(context.Background(), n, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := w.places[n]; ok || h1.local.Known(n) {
 		t.Errorf("after delete: placed %v, known %v", ok, h1.local.Known(n))
+	}
+	if len(w.domains) != 1 || w.domains["o.example"] != other {
+		t.Errorf("after delete: domains %v, want only o.example's", w.domains)
 	}
 	if err := h1.ops.Instances().Delete(context.Background(), dead, false); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Errorf("delete on a dead host: %v", err)
@@ -164,6 +168,48 @@ func TestConsumer(t *testing.T) {
 	}
 	if w.owner(legacy) != "h1" || w.owner(taken) != "h2" {
 		t.Errorf("after the claim: legacy on %q, taken on %q; want h1, h2", w.owner(legacy), w.owner(taken))
+	}
+}
+
+// TestDomainStore: the custom domains' store of a fleet host is etcd's
+// (through the agent): binds, moves and unbinds go there, and fail in one
+// line while etcd is away.
+func TestDomainStore(t *testing.T) {
+	w := newWorld()
+	h1 := newHost(t, w, "h1", "a:1")
+	for _, id := range []string{"a", "b", "c"} {
+		w.places[inst(t, "notes:"+id)] = "h1"
+	}
+	ds := h1.ops.DomainStore()
+	if _, _, err := ds.BindDomain(store.Domain{Domain: "x.example", Instance: "notes:nowhere"}, false); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("bind to an instance placed nowhere: %v, want ErrNotFound", err)
+	}
+	rec, prev, err := ds.BindDomain(store.Domain{Domain: "a.example", Instance: "notes:a"}, false)
+	if err != nil || rec.Instance != "notes:a" || prev != "" {
+		t.Fatalf("bind: %+v %q %v", rec, prev, err)
+	}
+	if _, _, err := ds.BindDomain(store.Domain{Domain: "a.example", Instance: "notes:b"}, false); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("bind another's: %v, want ErrConflict", err)
+	}
+	if _, prev, err := ds.BindDomain(store.Domain{Domain: "a.example", Instance: "notes:b"}, true); err != nil || prev != "notes:a" {
+		t.Errorf("move: from %q, %v", prev, err)
+	}
+	if got, _ := ds.Domains(); len(got) != 1 || got[0].Instance != "notes:b" {
+		t.Errorf("domains: %+v", got)
+	}
+	w.down = true
+	if _, _, err := ds.BindDomain(store.Domain{Domain: "c.example", Instance: "notes:c"}, false); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("bind with etcd away: %v", err)
+	}
+	if _, err := ds.UnbindDomain("a.example"); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("unbind with etcd away: %v", err)
+	}
+	w.down = false
+	if rec, err := ds.UnbindDomain("a.example"); err != nil || rec.Instance != "notes:b" {
+		t.Errorf("unbind: %+v %v", rec, err)
+	}
+	if _, err := ds.UnbindDomain("a.example"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("unbind again: %v", err)
 	}
 }
 
