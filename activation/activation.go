@@ -41,6 +41,7 @@ const (
 type Listeners struct {
 	mu        sync.Mutex
 	inherited map[string][]net.Listener
+	tcp       []string // the addresses of the TCP sockets systemd passed
 }
 
 // FromSystemd takes the sockets systemd passed to this process (none when
@@ -51,7 +52,23 @@ func FromSystemd() (*Listeners, error) {
 	if err != nil {
 		return nil, fmt.Errorf("activation: %w", err)
 	}
-	return &Listeners{inherited: ls}, nil
+	l := &Listeners{inherited: ls}
+	for _, lns := range ls {
+		for _, ln := range lns {
+			if a, ok := ln.Addr().(*net.TCPAddr); ok {
+				l.tcp = append(l.tcp, a.String())
+			}
+		}
+	}
+	return l, nil
+}
+
+// TCPAddrs returns the addresses (host:port) of the TCP sockets systemd
+// passed, whether taken yet or not.
+func (l *Listeners) TCPAddrs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.tcp...)
 }
 
 // Inherited reports whether any socket came from systemd.

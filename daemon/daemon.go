@@ -69,6 +69,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ls.Classify(roles(cfg)) // one tenement.socket passes all its sockets under one name
+	// A listen address the socket from systemd does not listen on is not
+	// used (the socket is): say so (a reload refuses such a config).
+	for _, e := range cfg.CheckSockets(ls.TCPAddrs()) {
+		log.Error("config: " + e.Error())
+	}
 	st, err := openStore(cfg)
 	if err != nil {
 		return err
@@ -115,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 	apiSrv.Logs = &journal.Reader{}
 	apiSrv.Credentials = credentials.Dir{Path: cfg.Settings.CredentialsDir}
 	apiSrv.LimitWrites(cfg.Settings.APIWrites())
-	reload := &reloader{opts: o, sup: sup, log: log.With("component", "reload"), cur: cfg}
+	reload := &reloader{opts: o, sup: sup, log: log.With("component", "reload"), cur: cfg, sockets: ls.TCPAddrs()}
 	apiSrv.Reload = reload.Reload
 	// Requests on the root domain of the HTTP listener carry bearer
 	// tokens; the local socket's callers are known by their credentials.

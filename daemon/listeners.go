@@ -133,38 +133,11 @@ func listenTCP(ls *activation.Listeners, name, addr string, log *slog.Logger) (n
 		return nil, err
 	}
 	log.Info("listener", "role", name, "addr", ln.Addr().String(), "from_systemd", fromSD)
-	if fromSD && !sameHost(addr, ln.Addr()) {
-		log.Warn("the socket from systemd listens on another address than the config says; the socket's wins: change ListenStream= (systemctl edit tenement.socket) or the config",
-			"role", name, "socket", ln.Addr().String(), "config", addr)
-	}
 	if activated && !fromSD {
 		log.Warn("systemd passed no socket for this listener, so the daemon bound it: connections are refused while the daemon restarts; add it to tenement.socket (see docs/production.md)",
 			"role", name, "addr", addr)
 	}
 	return ln, nil
-}
-
-// sameHost reports whether a listener on got serves the host of the
-// configured address want ("host:port"; the port is how the socket was
-// matched): the same IP, or both a wildcard ("", 0.0.0.0, ::). A host
-// name (not an IP) is not checked.
-func sameHost(want string, got net.Addr) bool {
-	host, _, err := net.SplitHostPort(want)
-	tcp, ok := got.(*net.TCPAddr)
-	if err != nil || !ok {
-		return true
-	}
-	gotIP, _ := netip.AddrFromSlice(tcp.IP)
-	gotIP = gotIP.Unmap()
-	if host == "" {
-		return gotIP.IsUnspecified()
-	}
-	wantIP, err := netip.ParseAddr(host)
-	if err != nil {
-		return true
-	}
-	wantIP = wantIP.Unmap()
-	return wantIP == gotIP || (wantIP.IsUnspecified() && gotIP.IsUnspecified())
 }
 
 // serverLog is an http.Server's ErrorLog: TLS handshake failures (scanners,

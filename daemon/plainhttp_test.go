@@ -159,26 +159,3 @@ func nonLoopbackIP() net.IP {
 	}
 	return nil
 }
-
-func TestSameHost(t *testing.T) {
-	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 8080} }
-	for _, tc := range []struct {
-		want string
-		got  net.Addr
-		same bool
-	}{
-		{":8080", tcp("::"), true},
-		{":8080", tcp("0.0.0.0"), true},
-		{"0.0.0.0:8080", tcp("::"), true},
-		{"127.0.0.1:8080", tcp("127.0.0.1"), true},
-		{"127.0.0.1:8080", tcp("::ffff:127.0.0.1"), true},
-		{"127.0.0.1:8080", tcp("::"), false}, // the socket serves every interface
-		{":8080", tcp("127.0.0.1"), false},
-		{"[::1]:8080", tcp("127.0.0.1"), false},
-		{"localhost:8080", tcp("127.0.0.1"), true}, // a name: not checked
-	} {
-		if got := sameHost(tc.want, tc.got); got != tc.same {
-			t.Errorf("sameHost(%q, %v) = %v, want %v", tc.want, tc.got, got, tc.same)
-		}
-	}
-}

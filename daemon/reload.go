@@ -29,6 +29,8 @@ type reloader struct {
 	opts Options // the config path and the flags' overrides
 	sup  *supervisor.Supervisor
 	log  *slog.Logger
+	// sockets are the TCP sockets systemd passed (config.CheckSockets).
+	sockets []string
 
 	mu  sync.Mutex // one reload at a time
 	cur *config.Config
@@ -63,6 +65,9 @@ func (r *reloader) reload() (api.Reloaded, error) {
 		return resp, err
 	}
 	if errs := cfg.CheckHost(); len(errs) > 0 {
+		return resp, errs
+	}
+	if errs := cfg.CheckSockets(r.sockets); len(errs) > 0 {
 		return resp, errs
 	}
 	if err := fleetUnchanged(r.cur, cfg); err != nil {

@@ -67,6 +67,20 @@ func (e *e2e) reload(t *testing.T) {
 		}
 	}
 
+	// A listen host the packaged socket (every address) would ignore:
+	// ten config check and the reload refuse it, naming both.
+	writeConfig(t, strings.Replace(reloadCfg, `listen = ":8080"`, `listen = "127.0.0.1:8080"`, 1))
+	const mismatch = `settings.listen: "127.0.0.1:8080": tenement.socket listens on [::]:8080`
+	if out, err := shErr("ten config check"); err == nil || !strings.Contains(out, mismatch) {
+		t.Errorf("ten config check of a listen host the socket ignores: %v %q, want %q", err, out, mismatch)
+	}
+	if out, err := shErr("systemctl reload tenement"); err == nil {
+		t.Errorf("systemctl reload with a listen host the socket ignores succeeded: %s", out)
+	}
+	if status, _ := shErr("systemctl status --no-pager -l -n 5 tenement"); !strings.Contains(status, mismatch) {
+		t.Errorf("systemctl status lacks the refusal %q:\n%s", mismatch, status)
+	}
+
 	// Back to the test's config, without memo: carol is an orphan, and
 	// goes with ten delete.
 	writeConfig(t, notesCfg)

@@ -28,7 +28,8 @@ func (a *app) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if errs := cfg.CheckHost(); len(errs) > 0 {
+			errs := append(cfg.CheckHost(), cfg.CheckSockets(socketAddrs(cmd.Context()))...)
+			if len(errs) > 0 {
 				// One line each; the last is the command's error.
 				for _, e := range errs[:len(errs)-1] {
 					fmt.Fprintf(a.Stderr, "ten: %s\n", e)
