@@ -77,8 +77,10 @@ func (s *server) serve(errc chan<- error) {
 // bounds the whole.
 func (s *server) drain(ctx context.Context) error {
 	s.closing.Store(true)
-	_ = s.ln.Close()
+	// Keep-alive off before the listener closes: whoever sees the
+	// listener closed gets "Connection: close" on every answer after.
 	s.srv.SetKeepAlivesEnabled(false)
+	_ = s.ln.Close()
 	if s.closeStreams != nil {
 		s.closeStreams()
 	}
