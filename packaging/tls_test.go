@@ -2,41 +2,31 @@ package packaging
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tenement/tenement/internal/acmetest"
 	"github.com/tenement/tenement/internal/testbed"
 )
 
-// Pebble, Let's Encrypt's ACME test server, from the Go module proxy
-// (scripts/deps installs this version), with its DNS test server: every
-// name resolves to 127.0.0.1, so Pebble's validation really connects to the
-// daemon's HTTPS port (TLS-ALPN-01).
-const pebbleVersion = "v2.10.1"
-
+// tlsCfg turns on [settings.tls] with Pebble (internal/acmetest: every
+// name resolves to 127.0.0.1, so Pebble's validations really connect to
+// the daemon's ports 80 and 443) as the CA at the directory %s.
 const tlsCfg = notesCfg + `
 [settings.tls]
 enabled = true
 acme_email = "admin@tenement.test"
-acme_directory = "https://127.0.0.1:14000/dir"
+acme_directory = %q
 acme_ca = "/etc/tenement/acme-ca.pem"
 `
 
@@ -49,34 +39,18 @@ ListenStream=80
 ListenStream=443
 `
 
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/local/bin", os.Getenv("HOME") + "/go/bin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	testbed.SkipOrFail(t, fmt.Sprintf("%s is not installed: go install github.com/letsencrypt/pebble/v2/cmd/%s@%s (scripts/deps does)", name, name, pebbleVersion))
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 // tls turns on [settings.tls] with Pebble as the CA: certificates are
 // issued on demand for tenants' names and never for unknown names.
 func (e *e2e) tls(t *testing.T) {
-	pebble, challsrv := lookTool(t, "pebble"), lookTool(t, "pebble-challtestsrv")
-	dir := t.TempDir()
-	caPEM := writeTestCA(t, dir)
-	startPebble(t, dir, pebble, challsrv)
-
+	pebble := acmetest.Start(t, acmetest.Options{HTTPPort: 80, TLSPort: 443})
+	caPEM, err := os.ReadFile(pebble.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile("/etc/tenement/acme-ca.pem", caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile("/etc/tenement/tenement.toml", []byte(tlsCfg), 0o644); err != nil {
+	if err := os.WriteFile("/etc/tenement/tenement.toml", []byte(fmt.Sprintf(tlsCfg, pebble.Directory)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll("/etc/systemd/system/tenement.socket.d", 0o755); err != nil {
@@ -96,7 +70,7 @@ func (e *e2e) tls(t *testing.T) {
 		return nil
 	})
 
-	roots := pebbleRoots(t, caPEM)
+	roots := pebble.Roots(t)
 	get := func(host, path string) (*http.Response, string, error) {
 		c := httpsClient(roots, host)
 		resp, err := c.Get("https://" + host + path)
@@ -138,7 +112,10 @@ func (e *e2e) tls(t *testing.T) {
 			conn.Close()
 		}
 	}
-	cache := "/var/lib/tenement/.acme/127.0.0.1-14000-dir"
+	// The cache's subdirectory is the directory URL's host, port and path
+	// ("127.0.0.1-14000-dir").
+	u, _ := url.Parse(pebble.Directory)
+	cache := "/var/lib/tenement/.acme/" + strings.NewReplacer(":", "-", "/", "-").Replace(u.Host+u.Path)
 	entries, err := os.ReadDir(cache)
 	if err != nil {
 		t.Fatal(err)
@@ -205,114 +182,4 @@ func httpsClientFrom(roots *x509.CertPool, host, ip string) *http.Client {
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: host},
 		ForceAttemptHTTP2: true,
 	}}
-}
-
-// writeTestCA makes a CA and, signed by it, the certificate of Pebble's own
-// HTTPS listener (127.0.0.1, localhost); it returns the CA's PEM, which the
-// daemon gets as acme_ca.
-func writeTestCA(t *testing.T, dir string) []byte {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tenement test ACME directory CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	for name, data := range map[string][]byte{
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caPEM
-}
-
-// startPebble starts the DNS test server and Pebble (ACME on :14000,
-// management on :15000, validating on ports 80 and 443), stopped at the
-// end of the test.
-func startPebble(t *testing.T, dir, pebble, challsrv string) {
-	t.Helper()
-	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-		"certificate": filepath.Join(dir, "cert.pem"), "privateKey": filepath.Join(dir, "key.pem"),
-		"httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false,
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "pebble.json")
-	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	start := func(env []string, name string, args ...string) {
-		cmd := exec.Command(name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		log, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			log.Close()
-			if t.Failed() {
-				b, _ := os.ReadFile(log.Name())
-				t.Logf("%s:\n%s", filepath.Base(name), b)
-			}
-		})
-	}
-	start(nil, challsrv, "-dnsserver", "127.0.0.1:8053", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-management", "127.0.0.1:8055")
-	// No random sleep before validations, no rejected nonces: a fast,
-	// deterministic CA.
-	start([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, pebble, "-config", cfgPath, "-dnsserver", "127.0.0.1:8053")
-	testbed.Eventually(t, 15*time.Second, "Pebble's directory", func() error {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:14000", time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-}
-
-// pebbleRoots fetches the root Pebble signs with (it makes a new one at
-// every start).
-func pebbleRoots(t *testing.T, caPEM []byte) *x509.CertPool {
-	t.Helper()
-	trust := x509.NewCertPool()
-	trust.AppendCertsFromPEM(caPEM)
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: trust}}}
-	resp, err := c.Get("https://127.0.0.1:15000/roots/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	roots := x509.NewCertPool()
-	if resp.StatusCode != 200 || !roots.AppendCertsFromPEM(b) {
-		t.Fatalf("Pebble's root: %d %q", resp.StatusCode, b)
-	}
-	return roots
 }
