@@ -3,11 +3,15 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/names"
@@ -28,20 +32,64 @@ func (c *Client) Instances(ctx context.Context) ([]apitype.Instance, error) {
 // when q.Limit cut the list short, the cursor of the next page (set it as
 // q.After and call again); else the zero Instance.
 func (c *Client) List(ctx context.Context, q apitype.ListQuery) ([]apitype.Instance, names.Instance, error) {
+	var out []apitype.Instance
+	next, err := c.ListEach(ctx, q, func(i *apitype.Instance) error {
+		out = append(out, *i)
+		return nil
+	})
+	if err != nil {
+		return nil, names.Instance{}, err
+	}
+	if out == nil {
+		out = []apitype.Instance{}
+	}
+	return out, next, nil
+}
+
+// ListEach is List that hands each instance to fn as it is decoded, so
+// that a caller that keeps only a row of each never holds the whole list:
+// 10 000 instances are 4 MB of JSON. fn may keep i; an error from fn ends
+// the list and is returned.
+func (c *Client) ListEach(ctx context.Context, q apitype.ListQuery, fn func(i *apitype.Instance) error) (names.Instance, error) {
 	path := "/api/instances"
 	if v := q.Values(); len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out []apitype.Instance
-	h, err := c.do(ctx, http.MethodGet, path, "", nil, &out)
+	resp, err := c.send(ctx, http.MethodGet, path, "", nil)
 	if err != nil {
-		return nil, names.Instance{}, err
+		return names.Instance{}, err
 	}
-	next, err := nextCursor(h.Values("Link"))
+	defer resp.Body.Close()
+	if err := decodeEach(resp.Body, fn); err != nil {
+		return names.Instance{}, fmt.Errorf("GET %s: decode answer: %w", path, err)
+	}
+	next, err := nextCursor(resp.Header.Values("Link"))
 	if err != nil {
-		return nil, names.Instance{}, fmt.Errorf("GET %s: %w", path, err)
+		return names.Instance{}, fmt.Errorf("GET %s: %w", path, err)
 	}
-	return out, next, nil
+	return next, nil
+}
+
+// decodeEach decodes a JSON array of instances from r one element at a
+// time.
+func decodeEach(r io.Reader, fn func(i *apitype.Instance) error) error {
+	dec := jsontext.NewDecoder(r)
+	if tok, err := dec.ReadToken(); err != nil {
+		return err
+	} else if tok.Kind() != '[' {
+		return fmt.Errorf("want an array, got %v", tok.Kind())
+	}
+	for dec.PeekKind() != ']' {
+		var i apitype.Instance
+		if err := jsonv2.UnmarshalDecode(dec, &i); err != nil {
+			return err
+		}
+		if err := fn(&i); err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
 }
 
 // nextCursor reads the after parameter of the rel="next" link of Link

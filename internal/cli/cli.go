@@ -7,6 +7,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -181,12 +182,46 @@ func (a *app) table(n int, empty string, header []string, row func(i int) []stri
 		a.Printf("%s\n", empty)
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	rows := make([][]string, 0, n+1)
+	rows = append(rows, header)
 	for i := range n {
-		fmt.Fprintln(tw, strings.Join(row(i), "\t"))
+		rows = append(rows, row(i))
 	}
-	return tw.Flush()
+	return writeTable(a.Stdout, rows)
+}
+
+// writeTable writes rows in columns, each as wide as its widest cell (in
+// runes) plus two spaces; the last cell of a row is not padded. It is
+// what text/tabwriter prints for tab-separated cells with padding 2, in
+// one pass over the widths and one over the rows, which matters for a
+// table of 10 000 instances.
+func writeTable(w io.Writer, rows [][]string) error {
+	var width []int
+	for _, r := range rows {
+		for c, cell := range r {
+			if c == len(width) {
+				width = append(width, 0)
+			}
+			if c < len(r)-1 {
+				width[c] = max(width[c], utf8.RuneCountInString(cell))
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	const pad = "                                                                "
+	for _, r := range rows {
+		for c, cell := range r {
+			_, _ = bw.WriteString(cell)
+			if c == len(r)-1 {
+				break
+			}
+			for n := width[c] + 2 - utf8.RuneCountInString(cell); n > 0; n -= len(pad) {
+				_, _ = bw.WriteString(pad[:min(n, len(pad))])
+			}
+		}
+		_ = bw.WriteByte('\n')
+	}
+	return bw.Flush()
 }
 
 // instanceArg parses a service:id argument before anything is contacted.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
+	"github.com/tenement/tenement/names"
 )
 
 // psFlags are ps's filters and page, as the user gave them.
@@ -53,8 +54,15 @@ as --after until a page comes back empty.`,
 				return err
 			}
 			return a.ask(cmd, func(ctx context.Context, c *client.Client) error {
-				list, next, err := c.List(ctx, q)
-				err = a.print(err, f.asJSON, list, func() error { return a.printInstances(list, q, c.Server) })
+				var next names.Instance
+				var err error
+				if f.asJSON {
+					var list []apitype.Instance
+					list, next, err = c.List(ctx, q)
+					err = a.print(err, true, list, nil)
+				} else {
+					next, err = a.printInstances(ctx, c, q)
+				}
 				if err == nil && !next.IsZero() {
 					fmt.Fprintf(a.Stderr, "More instances follow; the next page: %s\n", f.nextCommand(next.String()))
 				}
@@ -103,26 +111,39 @@ func (f psFlags) nextCommand(after string) string {
 	return strings.Join(args, " ")
 }
 
-func (a *app) printInstances(list []apitype.Instance, q apitype.ListQuery, server string) error {
-	empty := "No instances (server " + server + ")"
-	if q.Limit = 0; q != (apitype.ListQuery{}) {
-		empty = "No instances match (server " + server + ")"
-	}
-	header := []string{"INSTANCE", "UNIT", "STATE", "HEALTH", "PORT", "UPTIME", "RESTARTS", "MEMORY", "WEIGHT", "NOTE"}
-	fleet := hostColumn(list)
-	if fleet {
-		header = slices.Insert(header, 1, "HOST")
-	}
-	return a.table(len(list), empty, header, func(k int) []string {
-		if fleet {
-			return slices.Insert(instanceRow(list[k]), 1, list[k].Host)
-		}
-		return instanceRow(list[k])
+// printInstances prints the table of the instances q selects, keeping
+// only each one's row while the list is decoded, and returns the next
+// page's cursor.
+func (a *app) printInstances(ctx context.Context, c *client.Client, q apitype.ListQuery) (names.Instance, error) {
+	header := []string{"INSTANCE", "HOST", "UNIT", "STATE", "HEALTH", "PORT", "UPTIME", "RESTARTS", "MEMORY", "WEIGHT", "NOTE"}
+	rows := [][]string{header}
+	fleet := false // a HOST column only in a fleet
+	next, err := c.ListEach(ctx, q, func(i *apitype.Instance) error {
+		fleet = fleet || i.Host != ""
+		rows = append(rows, instanceRow(i))
+		return nil
 	})
+	if err != nil {
+		return names.Instance{}, err
+	}
+	if len(rows) == 1 {
+		if q.Limit = 0; q != (apitype.ListQuery{}) {
+			a.Printf("No instances match (server %s)\n", c.Server)
+		} else {
+			a.Printf("No instances (server %s)\n", c.Server)
+		}
+		return next, nil
+	}
+	if !fleet {
+		for k, r := range rows {
+			rows[k] = slices.Delete(r, 1, 2)
+		}
+	}
+	return next, writeTable(a.Stdout, rows)
 }
 
-// instanceRow is an instance's row of ps (without HOST).
-func instanceRow(i apitype.Instance) []string {
+// instanceRow is an instance's row of ps, HOST second.
+func instanceRow(i *apitype.Instance) []string {
 	mem := "-"
 	if i.MemoryBytes != nil {
 		mem = fmtBytes(*i.MemoryBytes)
@@ -139,13 +160,13 @@ func instanceRow(i apitype.Instance) []string {
 	if i.State == apitype.StateUnknown { // another fleet host's: known there
 		weight = "-"
 	}
-	return []string{i.Name, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, weight, note(i)}
+	return []string{i.Name, i.Host, i.Unit, string(i.State), health, port, uptime, itoa(i.Restarts), mem, weight, note(i)}
 }
 
 // note says what else is true of an instance: a config change waiting for
 // its restart, an orphan of a removed service, a fleet host that is down,
 // a keep-awake, a throttle.
-func note(i apitype.Instance) string {
+func note(i *apitype.Instance) string {
 	var n []string
 	if i.RestartPending {
 		n = append(n, "restart pending")

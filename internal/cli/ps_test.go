@@ -159,15 +159,19 @@ func TestPsRefusesBadFlagsBeforeAsking(t *testing.T) {
 // TestPSFleet: in a fleet ps has a HOST column; another host's instance
 // shows its state as unknown, no weight, and whether its host is down.
 func TestPSFleet(t *testing.T) {
-	var out strings.Builder
-	a := &app{Env: &Env{Stdout: &out}}
 	list := []apitype.Instance{
 		{Name: "notes:a", Unit: "tenement@notes-a.service", State: apitype.StateAsleep, Weight: 0, Host: "h1"},
 		{Name: "notes:b", Unit: "tenement@notes-b.service", State: apitype.StateUnknown, Health: apitype.HealthUnknown, Host: "h2"},
 		{Name: "notes:c", Unit: "tenement@notes-c.service", State: apitype.StateUnknown, Health: apitype.HealthUnknown, Host: "h3", HostDown: true},
 	}
-	if err := a.printInstances(list, apitype.ListQuery{}, "unix:/x"); err != nil {
-		t.Fatal(err)
+	serve := func(list []apitype.Instance) string {
+		return fakeDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(list)
+		}))
+	}
+	code, out, errOut := tenIn(nil, "--server", serve(list), "ps")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want := []string{
 		`^INSTANCE +HOST +UNIT +STATE +HEALTH +PORT +UPTIME +RESTARTS +MEMORY +WEIGHT +NOTE$`,
@@ -175,9 +179,9 @@ func TestPSFleet(t *testing.T) {
 		`^notes:b +h2 +tenement@notes-b.service +unknown +- +- +- +0 +- +- +-$`,
 		`^notes:c +h3 +tenement@notes-c.service +unknown +- +- +- +0 +- +- +host down$`,
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != len(want) {
-		t.Fatalf("ps printed:\n%s", out.String())
+		t.Fatalf("ps printed:\n%s", out)
 	}
 	for i, re := range want {
 		if !regexp.MustCompile(re).MatchString(lines[i]) {
@@ -186,9 +190,8 @@ func TestPSFleet(t *testing.T) {
 	}
 	// outside a fleet: no HOST column
 	list[0].Host = ""
-	out.Reset()
-	a.printInstances(list[:1], apitype.ListQuery{}, "unix:/x")
-	if strings.Contains(out.String(), "HOST") {
-		t.Errorf("a HOST column outside a fleet:\n%s", out.String())
+	_, out, _ = tenIn(nil, "--server", serve(list[:1]), "ps")
+	if strings.Contains(out, "HOST") || !regexp.MustCompile(`(?m)^notes:a +tenement@notes-a.service +asleep `).MatchString(out) {
+		t.Errorf("outside a fleet:\n%s", out)
 	}
 }
