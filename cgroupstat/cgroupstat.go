@@ -22,9 +22,15 @@
 //     the unit has a cpuacct cgroup.
 //
 // A number with no source is absent, not zero. A pass costs one directory
-// listing per service slice and one file read per number and running
-// unit; units that appear or vanish during it are simply in it or not.
-// No symbolic link is followed (openat2 with RESOLVE_NO_SYMLINKS).
+// listing per service slice and one read per number and running unit;
+// units that appear or vanish during it are simply in it or not. The
+// files of a running unit are opened at the first pass that finds it and
+// kept open while it runs (an open costs twice the read: the path walk of
+// four directories, then the close), up to an eighth of the process's
+// file limit (Options.MaxOpen); a unit whose cgroup is new since (its
+// directory's inode changed, or a read fails: the kernel answers ENODEV
+// for a file of a removed cgroup) has its files opened again. No symbolic
+// link is followed (openat2 with RESOLVE_NO_SYMLINKS).
 package cgroupstat
 
 import (
@@ -82,6 +88,11 @@ type Options struct {
 	// Slice is the slice under which instance units run. Default
 	// names.RootSlice ("tenement.slice").
 	Slice string
+	// MaxOpen is how many file descriptors the Reader may keep open
+	// between passes (three per running unit at most). Default: an eighth
+	// of the soft RLIMIT_NOFILE at New; negative: none, every pass opens
+	// every file.
+	MaxOpen int
 	// Mountinfo is the file the cgroup mounts are read from, at New.
 	// Default "/proc/self/mountinfo"; tests give a fake tree's.
 	Mountinfo string
@@ -97,6 +108,7 @@ type Reader struct {
 
 	mu   sync.Mutex
 	last *Stats
+	open openUnits // the files kept open, by unit; see pass
 }
 
 // New finds the cgroup hierarchies. It fails when the mountinfo file
@@ -114,6 +126,9 @@ func New(opts Options) (*Reader, error) {
 	}
 	if opts.now == nil {
 		opts.now = time.Now
+	}
+	if opts.MaxOpen == 0 {
+		opts.MaxOpen = defaultMaxOpen()
 	}
 	f, err := os.Open(opts.Mountinfo)
 	if err != nil {
@@ -144,10 +159,19 @@ func (r *Reader) ReadSince(since time.Time) (*Stats, error) {
 	if r.last != nil {
 		hint = r.last.Len() + r.last.Len()/8
 	}
-	units, err := r.pass(hint)
+	units, err := r.pass(hint, r.opts.MaxOpen)
 	if err != nil {
 		return nil, err
 	}
 	r.last = &Stats{At: now, units: units}
 	return r.last, nil
+}
+
+// Close closes the files kept open. Later passes open and close every
+// file, as with a negative MaxOpen.
+func (r *Reader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open.closeAll()
+	r.opts.MaxOpen = -1
 }

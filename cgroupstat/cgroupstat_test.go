@@ -59,6 +59,7 @@ func (f *fakeTree) reader(opts Options) *Reader {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	f.t.Cleanup(r.Close)
 	return r
 }
 

@@ -50,6 +50,7 @@ func TestIntegrationRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	var s *Stats
 	testbed.Eventually(t, 30*time.Second, "every unit has burnt its CPU and started its tasks", func() error {
 		if s, err = r.Read(); err != nil {
@@ -98,6 +99,10 @@ func TestIntegrationRead(t *testing.T) {
 			t.Errorf("%s: systemd reports no CPUUsageNSec (%s) in a unified tree", n, sd["CPUUsageNSec"])
 		}
 	}
+	// Every number has a file here: the files stay open between passes.
+	if _, kept := r.open.m[ins[0]]; !kept && hasMem && hasPids {
+		t.Errorf("%s's files are not kept open between passes", ins[0])
+	}
 	if err := c.Stop(ctx, ins[0].Unit()); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +115,38 @@ func TestIntegrationRead(t *testing.T) {
 	if _, ok := s.Get(ins[1]); !ok || s.Len() != 2 {
 		t.Errorf("after one stop: %d units in the pass, want 2", s.Len())
 	}
+	if _, kept := r.open.m[ins[0]]; kept {
+		t.Errorf("%s stopped but its files are kept open", ins[0])
+	}
+
+	// Started again under the same name, in a new cgroup: the numbers are
+	// the new run's (one task, little CPU, little memory), not those of the
+	// files kept open from the first run.
+	props := []units.Property{
+		{Name: "Type", Value: "exec"},
+		{Name: "Slice", Value: ins[0].Slice()},
+		{Name: "ExecStart", Value: []units.Exec{{Path: "/usr/bin/sleep", Argv: []string{"sleep", "600"}}}},
+	}
+	if err := c.StartTransient(ctx, ins[0].Unit(), props); err != nil {
+		t.Fatal(err)
+	}
+	testbed.Eventually(t, 10*time.Second, "the second run is read", func() error {
+		if s, err = r.Read(); err != nil {
+			return err
+		}
+		u, ok := s.Get(ins[0])
+		switch {
+		case !ok:
+			return fmt.Errorf("%s not in the pass", ins[0])
+		case !u.CPUOK || u.CPU >= 300*time.Millisecond:
+			return fmt.Errorf("%s: CPU %v (ok %v), want the new run's, under 300ms", ins[0], u.CPU, u.CPUOK)
+		case hasPids && u.Tasks != 1:
+			return fmt.Errorf("%s: %d tasks, want 1", ins[0], u.Tasks)
+		case hasMem && u.MemoryBytes >= 30<<20:
+			return fmt.Errorf("%s: memory %d, want the new run's, under 30 MiB", ins[0], u.MemoryBytes)
+		}
+		return nil
+	})
 }
 
 func show(t *testing.T, unit string, props ...string) map[string]string {

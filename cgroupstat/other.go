@@ -8,6 +8,12 @@ import (
 	"github.com/tenement/tenement/names"
 )
 
-func (r *Reader) pass(int) (map[names.Instance]Usage, error) {
+type openUnits struct{}
+
+func (openUnits) closeAll() {}
+
+func defaultMaxOpen() int { return -1 }
+
+func (r *Reader) pass(int, int) (map[names.Instance]Usage, error) {
 	return nil, errors.New("cgroupstat: cgroups are Linux only")
 }

@@ -61,7 +61,7 @@ var how = unix.OpenHow{
 	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
 }
 
-func (r *Reader) pass(sizeHint int) (map[names.Instance]Usage, error) {
+func (r *Reader) pass(sizeHint, maxOpen int) (map[names.Instance]Usage, error) {
 	walk := r.h.walkMount()
 	if walk == "" {
 		return nil, errors.New("cgroupstat: no cgroup hierarchy is mounted")
@@ -75,9 +75,12 @@ func (r *Reader) pass(sizeHint int) (map[names.Instance]Usage, error) {
 	for _, s := range []*source{&mem, &cpu, &tasks} {
 		s.fd = fds.fd(s.mount)
 	}
+	srcs := [3]*source{&mem, &cpu, &tasks}
 
 	units := make(map[names.Instance]Usage, sizeHint)
 	buf := make([]byte, 4096)
+	r.open.pass++
+	defer r.open.closeUnseen()
 	svcSlices, err := listDirs(fds.fd(walk), r.opts.Slice, buf)
 	if errors.Is(err, unix.ENOENT) {
 		return units, nil // nothing has run yet
@@ -86,28 +89,159 @@ func (r *Reader) pass(sizeHint int) (map[names.Instance]Usage, error) {
 		return nil, fmt.Errorf("cgroupstat: list %s: %w", r.opts.Slice, err)
 	}
 	for _, slice := range svcSlices {
-		svc, ok1 := strings.CutPrefix(slice, "tenement-")
+		svc, ok1 := strings.CutPrefix(slice.name, "tenement-")
 		svc, ok2 := strings.CutSuffix(svc, ".slice")
 		if !ok1 || !ok2 {
 			continue
 		}
-		dir := r.opts.Slice + "/" + slice
+		dir := r.opts.Slice + "/" + slice.name
 		unitDirs, err := listDirs(fds.fd(walk), dir, buf)
 		if err != nil {
 			continue // the slice went away
 		}
 		for _, unit := range unitDirs {
 			// The instance's service unit, in its service's slice.
-			n, err := names.FromUnit(unit)
-			if err != nil || !strings.HasSuffix(unit, ".service") || n.Service != svc {
+			n, err := names.FromUnit(unit.name)
+			if err != nil || !strings.HasSuffix(unit.name, ".service") || n.Service != svc {
 				continue
 			}
-			if u, ok := readUsage(dir+"/"+unit, &mem, &cpu, &tasks, buf); ok {
+			if u, ok := r.open.read(n, unit.ino, dir+"/"+unit.name, srcs, buf, maxOpen); ok {
 				units[n] = u
 			}
 		}
 	}
 	return units, nil
+}
+
+// openUnits are the files of running units kept open between passes,
+// so that a pass reads each number with one pread instead of an open, a
+// read and a close. Only the Reader's pass uses them, under its lock.
+type openUnits struct {
+	m    map[names.Instance]*openUnit
+	fds  int    // descriptors open in m
+	pass uint64 // the current pass's number
+}
+
+// openUnit is one unit's files: mem, cpu and tasks, -1 where the layout
+// has no source.
+type openUnit struct {
+	ino  uint64 // the unit's directory in the walked hierarchy: a new cgroup has a new one
+	fds  [3]int
+	seen uint64 // the last pass that found the unit
+}
+
+// read reads a unit's numbers (at rel below each hierarchy, its directory
+// there being inode ino), from its kept files when it has them; false when
+// none could be read (the unit went away).
+func (o *openUnits) read(n names.Instance, ino uint64, rel string, srcs [3]*source, buf []byte, maxOpen int) (Usage, bool) {
+	u := o.m[n]
+	if u != nil && u.ino != ino { // stopped and started again since
+		o.drop(n, u)
+		u = nil
+	}
+	for try := 0; ; try++ {
+		if u == nil && o.fds+3 <= maxOpen {
+			u = o.add(n, ino, rel, srcs)
+		}
+		if u == nil {
+			return readUsage(rel, srcs, buf) // over the budget, or not all could be opened
+		}
+		u.seen = o.pass
+		var v [3]uint64
+		var ok [3]bool
+		failed := false
+		for i, fd := range u.fds {
+			if fd < 0 {
+				continue
+			}
+			b, err := pread(fd, buf)
+			if err != nil {
+				failed = true // ENODEV: the cgroup was removed
+				continue
+			}
+			v[i], ok[i] = srcs[i].parse(b)
+		}
+		if failed && try == 0 {
+			o.drop(n, u)
+			u = nil
+			continue // open the files again, once
+		}
+		us := usage(srcs[1].file, v, ok)
+		return us, us.MemoryOK || us.CPUOK || us.TasksOK
+	}
+}
+
+// add opens a unit's files and keeps them; nil when a source the layout
+// has could not be opened (the unit is going away, or is not fully set up).
+func (o *openUnits) add(n names.Instance, ino uint64, rel string, srcs [3]*source) *openUnit {
+	u := &openUnit{ino: ino, fds: [3]int{-1, -1, -1}}
+	for i, s := range srcs {
+		if s.fd < 0 {
+			continue
+		}
+		fd, err := openat2(s.fd, rel+"/"+s.file, &how)
+		if err != nil {
+			u.close()
+			return nil
+		}
+		u.fds[i] = fd
+	}
+	if o.m == nil {
+		o.m = map[names.Instance]*openUnit{}
+	}
+	o.m[n] = u
+	o.fds += u.open()
+	return u
+}
+
+// drop closes a unit's files and forgets them.
+func (o *openUnits) drop(n names.Instance, u *openUnit) {
+	o.fds -= u.open()
+	u.close()
+	delete(o.m, n)
+}
+
+// closeUnseen drops the units the current pass did not find: stopped.
+func (o *openUnits) closeUnseen() {
+	for n, u := range o.m {
+		if u.seen != o.pass {
+			o.drop(n, u)
+		}
+	}
+}
+
+func (o *openUnits) closeAll() {
+	for n, u := range o.m {
+		o.drop(n, u)
+	}
+}
+
+func (u *openUnit) open() int {
+	k := 0
+	for _, fd := range u.fds {
+		if fd >= 0 {
+			k++
+		}
+	}
+	return k
+}
+
+func (u *openUnit) close() {
+	for i, fd := range u.fds {
+		if fd >= 0 {
+			unix.Close(fd)
+			u.fds[i] = -1
+		}
+	}
+}
+
+// defaultMaxOpen is an eighth of the soft limit on open files.
+func defaultMaxOpen() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return -1
+	}
+	return int(min(rl.Cur/8, 1<<20))
 }
 
 // mountFDs are the hierarchies' mount points, open for a pass.
@@ -143,19 +277,26 @@ func (fds mountFDs) close() {
 	}
 }
 
-// readUsage reads a unit's numbers; false when none could be read (the
-// unit went away).
-func readUsage(rel string, mem, cpu, tasks *source, buf []byte) (Usage, bool) {
-	var u Usage
-	u.MemoryBytes, u.MemoryOK = mem.read(rel, buf)
-	var usec uint64
-	usec, u.CPUOK = cpu.read(rel, buf)
-	u.CPU = time.Duration(usec)
-	if cpu.file == "cpu.stat" {
-		u.CPU = time.Duration(usec) * time.Microsecond
+// readUsage reads a unit's numbers, opening and closing each file; false
+// when none could be read (the unit went away).
+func readUsage(rel string, srcs [3]*source, buf []byte) (Usage, bool) {
+	var v [3]uint64
+	var ok [3]bool
+	for i, s := range srcs {
+		v[i], ok[i] = s.read(rel, buf)
 	}
-	u.Tasks, u.TasksOK = tasks.read(rel, buf)
+	u := usage(srcs[1].file, v, ok)
 	return u, u.MemoryOK || u.CPUOK || u.TasksOK
+}
+
+// usage is a Usage of the numbers read for mem, cpu and tasks; CPU is in
+// microseconds in cpu.stat, nanoseconds in cpuacct.usage.
+func usage(cpuFile string, v [3]uint64, ok [3]bool) Usage {
+	u := Usage{MemoryBytes: v[0], MemoryOK: ok[0], CPU: time.Duration(v[1]), CPUOK: ok[1], Tasks: v[2], TasksOK: ok[2]}
+	if cpuFile == "cpu.stat" {
+		u.CPU *= time.Microsecond
+	}
+	return u
 }
 
 func (s *source) read(rel string, buf []byte) (uint64, bool) {
@@ -167,6 +308,20 @@ func (s *source) read(rel string, buf []byte) (uint64, bool) {
 		return 0, false
 	}
 	return s.parse(b)
+}
+
+// pread reads a kept file again from its start.
+func pread(fd int, buf []byte) ([]byte, error) {
+	for {
+		n, err := unix.Pread(fd, buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
 }
 
 // readAt reads a small file below dirfd into buf.
@@ -239,9 +394,15 @@ func openBeneath(dirfd int, path string, flags int) (int, error) {
 	return cur, nil
 }
 
-// listDirs returns the names of the directories in path below dirfd;
-// symbolic links and other files are left out.
-func listDirs(dirfd int, path string, buf []byte) ([]string, error) {
+// dirent is a directory's entry: its name and inode.
+type dirent struct {
+	name string
+	ino  uint64
+}
+
+// listDirs returns the directories in path below dirfd; symbolic links
+// and other files are left out.
+func listDirs(dirfd int, path string, buf []byte) ([]dirent, error) {
 	h := how
 	h.Flags |= unix.O_DIRECTORY
 	fd, err := openat2(dirfd, path, &h)
@@ -249,7 +410,7 @@ func listDirs(dirfd int, path string, buf []byte) ([]string, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	var out []string
+	var out []dirent
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -267,13 +428,13 @@ func listDirs(dirfd int, path string, buf []byte) ([]string, error) {
 
 // appendDirs appends the directories among the linux_dirent64 records in
 // b: ino u64, off i64, reclen u16, type u8, name NUL-terminated.
-func appendDirs(out []string, fd int, b []byte) []string {
+func appendDirs(out []dirent, fd int, b []byte) []dirent {
 	for len(b) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 		if reclen < 19 || reclen > len(b) {
 			break
 		}
-		typ, name := b[18], b[19:reclen]
+		ino, typ, name := binary.NativeEndian.Uint64(b[0:8]), b[18], b[19:reclen]
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
@@ -291,7 +452,7 @@ func appendDirs(out []string, fd int, b []byte) []string {
 			}
 		}
 		if typ == unix.DT_DIR {
-			out = append(out, string(name))
+			out = append(out, dirent{string(name), ino})
 		}
 	}
 	return out

@@ -99,6 +99,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("no resource accounting: cannot read the cgroup mounts", "err", err)
 	} else {
 		opts.Accounting = acct
+		defer acct.Close() // the cgroup files it keeps open, after the supervisor is done
 	}
 	sup, err := supervisor.New(opts)
 	if err != nil {
