@@ -111,9 +111,3 @@ func (a *app) printHosts(hosts map[string]int) {
 	slices.Sort(parts)
 	a.Printf("Placed: %s\n", strings.Join(parts, ", "))
 }
-
-// hostColumn reports whether a list has instances of a fleet (a HOST
-// column).
-func hostColumn(list []apitype.Instance) bool {
-	return slices.ContainsFunc(list, func(i apitype.Instance) bool { return i.Host != "" })
-}
