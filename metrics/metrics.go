@@ -13,6 +13,7 @@ package metrics
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,7 +84,8 @@ type Registry struct {
 // activity is what the registry has seen of one instance, for Activity.
 type activity struct {
 	requests, wakes, wakeErrors, wakeOK, probes uint64
-	series                                      bool // has per-instance event series
+	series                                      bool     // has per-instance event series
+	reasons                                     []string // the restart reasons of its series
 	byCause                                     [len(Causes)]uint64
 	wakeTime                                    time.Duration // of the successful wakes
 	asleep                                      time.Duration // reported at wakes
@@ -277,7 +279,11 @@ func (r *Registry) Probe(n names.Instance, kind string) {
 func (r *Registry) Restarted(n names.Instance, reason string) {
 	r.restarts.WithLabelValues(n.Service, n.ID, reason).Inc()
 	r.mu.Lock()
-	r.activity(n).series = true
+	a := r.activity(n)
+	a.series = true
+	if !slices.Contains(a.reasons, reason) {
+		a.reasons = append(a.reasons, reason)
+	}
 	r.mu.Unlock()
 }
 
@@ -291,14 +297,28 @@ func (r *Registry) Deleted(n names.Instance) {
 	delete(r.acts, n)
 }
 
-// dropSeries removes the series an instance's events made.
+// dropSeries removes the series an instance's events made, by their exact
+// labels: a lookup each, where a partial match would scan every series of
+// every instance (at a scrape that finds thousands fallen asleep, that is
+// the difference between microseconds and seconds).
 func (r *Registry) dropSeries(n names.Instance) {
-	match := prometheus.Labels{"service": n.Service, "instance": n.ID}
-	r.requests.DeletePartialMatch(match)
-	r.latency.DeletePartialMatch(match)
-	r.wakes.DeletePartialMatch(match)
-	r.wakeTime.DeletePartialMatch(match)
-	r.restarts.DeletePartialMatch(match)
+	r.mu.Lock()
+	var reasons []string
+	if a := r.acts[n]; a != nil {
+		reasons = a.reasons
+	}
+	r.mu.Unlock()
+	svc, id := n.Service, n.ID
+	for _, c := range statusClasses {
+		r.requests.DeleteLabelValues(svc, id, c)
+	}
+	r.latency.DeleteLabelValues(svc, id)
+	r.wakes.DeleteLabelValues(svc, id, "ok")
+	r.wakes.DeleteLabelValues(svc, id, "error")
+	r.wakeTime.DeleteLabelValues(svc, id)
+	for _, why := range reasons {
+		r.restarts.DeleteLabelValues(svc, id, why)
+	}
 }
 
 // dropAsleep removes the event series of the instances in asleep that have
@@ -385,6 +405,9 @@ func trimWakes(ts []time.Time, now time.Time) []time.Time {
 }
 
 // statusClass returns "2xx" for 200–299 and so on; "other" outside 100–599.
+// statusClasses are every value statusClass returns.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
 func statusClass(status int) string {
 	if status < 100 || status > 599 {
 		return "other"

@@ -479,8 +479,14 @@ func TestAsleepDropsSeries(t *testing.T) {
 	alice := inst("web:alice")
 	r, src, _ := newTestRegistry(t, info("web:alice", supervisor.StateRunning))
 	r.Woke(alice, supervisor.CauseRequest, time.Second, nil)
-	r.Request(alice, 200, time.Millisecond)
-	r.Restarted(alice, "crash")
+	r.Woke(alice, supervisor.CauseRequest, time.Second, errors.New("no"))
+	// every label value the series can have: each is dropped by its name
+	for _, code := range []int{101, 200, 302, 404, 503, 0} {
+		r.Request(alice, code, time.Millisecond)
+	}
+	for _, why := range []string{"crash", "unhealthy", "user"} {
+		r.Restarted(alice, why)
+	}
 	a := map[string]string{"service": "web", "instance": "alice"}
 	for _, name := range []string{"tenement_requests_total", "tenement_wakes_total", "tenement_restarts_total", "tenement_request_duration_seconds"} {
 		if len(metricstest.Series(scrape(t, r, nil), name, a)) == 0 {
@@ -498,7 +504,7 @@ func TestAsleepDropsSeries(t *testing.T) {
 		}
 	}
 	one(t, mfs, "tenement_service_wakes_total", map[string]string{"service": "web", "cause": "request", "result": "ok"})
-	if got := r.Activity()[alice]; got.Requests != 1 || got.Wakes != 1 {
+	if got := r.Activity()[alice]; got.Requests != 6 || got.Wakes != 2 {
 		t.Errorf("activity after sleep: %+v", got)
 	}
 	// Awake again, its series start from 0.
