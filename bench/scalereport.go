@@ -288,7 +288,7 @@ func (r *scaleReport) notes(b *strings.Builder) {
 
 	fmt.Fprintf(b, "Capacity facts of this run: the store file holds %s registered tenants in %s (bbolt; %.0f bytes each); "+
 		"systemd (the manager's PID 1) grew from %s to %s RSS with %s units loaded (%.0f KB a unit); the daemon had %s open "+
-		"files at %s awake (a kept-alive proxy connection to each tenant woken by a request in the last 30 s, a health-check connection to each awake one, the listeners, "+
+		"files at %s awake (a kept-alive proxy connection to each tenant woken by a request in the last 30 s, a health-check connection and the three cgroup files read for its memory, CPU and tasks for each awake one, the listeners, "+
 		"the store, the D-Bus connection); an awake tenant's app runs %d threads, each taking a PID of the kernel's `pid_max`.\n\n",
 		thousands(p.registered), mb(uint64(r.storeBytes)), float64(r.storeBytes)/float64(p.registered),
 		mb(r.pid1Registered), mb(last.pid1RSS), thousands(last.awake), (float64(last.pid1RSS)-float64(r.pid1Registered))/float64(last.awake)/1e3,
