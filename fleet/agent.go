@@ -256,6 +256,23 @@ func (a *Agent) deleted(key string, rev, n int64) {
 	}
 }
 
+// deleteKey deletes key for op and applies the deletion to the cache;
+// ErrNotFound, with missing after op, when there was no such key.
+func (a *Agent) deleteKey(ctx context.Context, op, key, missing string) error {
+	var resp *clientv3.DeleteResponse
+	if err := a.write(ctx, op, func(ctx context.Context) (err error) {
+		resp, err = a.cli.Delete(ctx, key)
+		return err
+	}); err != nil {
+		return err
+	}
+	a.deleted(key, resp.Header.Revision, resp.Deleted)
+	if resp.Deleted == 0 {
+		return fmt.Errorf("%w: fleet: %s%s", errdefs.ErrNotFound, op, missing)
+	}
+	return nil
+}
+
 // sleep waits d or until the agent closes; it reports whether to go on.
 func (a *Agent) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -92,20 +92,7 @@ func (a *Agent) DeleteDomain(ctx context.Context, domain string) error {
 	if err != nil {
 		return fmt.Errorf("fleet: unbind domain: %w", err)
 	}
-	op := "unbind " + d
-	key := a.lay.domain(d)
-	var resp *clientv3.DeleteResponse
-	if err := a.write(ctx, op, func(ctx context.Context) (err error) {
-		resp, err = a.cli.Delete(ctx, key)
-		return err
-	}); err != nil {
-		return err
-	}
-	a.deleted(key, resp.Header.Revision, resp.Deleted)
-	if resp.Deleted == 0 {
-		return fmt.Errorf("%w: fleet: %s: not bound", errdefs.ErrNotFound, op)
-	}
-	return nil
+	return a.deleteKey(ctx, "unbind "+d, a.lay.domain(d), ": not bound")
 }
 
 // Domain returns the instance a custom domain reaches, from the cache.

@@ -170,20 +170,7 @@ func (a *Agent) choose() (string, error) {
 // Unplace removes n's placement: its owner forgets it (see Consumer).
 // ErrNotFound when n is placed nowhere.
 func (a *Agent) Unplace(ctx context.Context, n names.Instance) error {
-	op := "unplace " + n.String()
-	key := a.lay.placement(n)
-	var resp *clientv3.DeleteResponse
-	if err := a.write(ctx, op, func(ctx context.Context) (err error) {
-		resp, err = a.cli.Delete(ctx, key)
-		return err
-	}); err != nil {
-		return err
-	}
-	a.deleted(key, resp.Header.Revision, resp.Deleted)
-	if resp.Deleted == 0 {
-		return fmt.Errorf("%w: fleet: %s: placed nowhere", errdefs.ErrNotFound, op)
-	}
-	return nil
+	return a.deleteKey(ctx, "unplace "+n.String(), a.lay.placement(n), ": placed nowhere")
 }
 
 // Move makes to the owner of n, in one transaction that succeeds only if

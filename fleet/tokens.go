@@ -55,19 +55,7 @@ func (a *Agent) DeleteToken(ctx context.Context, id string) error {
 	if err := validTokenID(id); err != nil {
 		return fmt.Errorf("fleet: %s: %w", op, err)
 	}
-	key := a.lay.token(id)
-	var resp *clientv3.DeleteResponse
-	if err := a.write(ctx, op, func(ctx context.Context) (err error) {
-		resp, err = a.cli.Delete(ctx, key)
-		return err
-	}); err != nil {
-		return err
-	}
-	a.deleted(key, resp.Header.Revision, resp.Deleted)
-	if resp.Deleted == 0 {
-		return fmt.Errorf("%w: fleet: %s", errdefs.ErrNotFound, op)
-	}
-	return nil
+	return a.deleteKey(ctx, op, a.lay.token(id), "")
 }
 
 // Token returns a token by id, from the cache.
