@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 func TestLivenessExpiry(t *testing.T) {
@@ -16,7 +18,7 @@ func TestLivenessExpiry(t *testing.T) {
 	h1 := startAgent(t, e, cluster, "h1", 100)
 	h2 := startAgent(t, e, cluster, "h2", 100)
 	h3 := startAgent(t, e, cluster, "h3", 100)
-	eventually(t, 5*time.Second, "h1 sees three hosts", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees three hosts", func() error {
 		if n := len(h1.Hosts()); n != 3 {
 			return fmt.Errorf("%d hosts", n)
 		}
@@ -32,7 +34,7 @@ func TestLivenessExpiry(t *testing.T) {
 	h3.crashed.Store(true)
 	h3.Close()
 	died := time.Now()
-	eventually(t, ttl+2*time.Second, "h3's key expires", func() error {
+	testbed.Eventually(t, ttl+2*time.Second, "h3's key expires", func() error {
 		if h1.Live("h3") {
 			return errors.New("h3 still live")
 		}
@@ -54,7 +56,7 @@ func TestLivenessExpiry(t *testing.T) {
 	// h2 stops cleanly: its lease is revoked, the key goes at once
 	stopped := time.Now()
 	h2.Close()
-	eventually(t, time.Second, "h2's key is revoked", func() error {
+	testbed.Eventually(t, time.Second, "h2's key is revoked", func() error {
 		if h1.Live("h2") {
 			return errors.New("h2 still live")
 		}
@@ -90,7 +92,7 @@ func TestLoadReported(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "h1's key reports 3 placed, 2 awake", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1's key reports 3 placed, 2 awake", func() error {
 		resp, err := h2.cli.Get(ctx, h2.lay.host("h1"))
 		if err != nil || len(resp.Kvs) != 1 {
 			return fmt.Errorf("%v %v", resp, err)
@@ -100,7 +102,7 @@ func TestLoadReported(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 5*time.Second, "h2 sees h1's load", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees h1's load", func() error {
 		if h := h2.Hosts(); h[0].Placed != 3 || h[0].Awake != 2 || h[1].Placed != 0 {
 			return fmt.Errorf("hosts: %+v", h)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/internal/fleettest"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -80,29 +81,13 @@ func startAgent(t testing.TB, e *fleettest.Etcd, cluster, host string, capacity 
 	if err := a.Synced(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, host+" sees itself live", func() error {
+	testbed.Eventually(t, 5*time.Second, host+" sees itself live", func() error {
 		if !a.Live(host) {
 			return fmt.Errorf("not live")
 		}
 		return nil
 	})
 	return a
-}
-
-// eventually retries f every 5ms until it returns nil, or fails the test.
-func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func inst(t testing.TB, s string) names.Instance {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/internal/fleettest"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/store"
 )
 
@@ -40,7 +41,7 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 	if _, _, err := h1.PutDomain(ctx, "alice.example.com", n, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h2 sees it all", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees it all", func() error {
 		if _, ok := h2.Owner(n); !ok || !h2.Live("h1") {
 			return errors.New("not yet")
 		}
@@ -113,13 +114,13 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 	}
 	up := time.Now()
 	var p Placement
-	eventually(t, 10*time.Second, "a placement after etcd is back", func() (err error) {
+	testbed.Eventually(t, 10*time.Second, "a placement after etcd is back", func() (err error) {
 		p, _, err = h1.Place(ctx, inst(t, "notes:bob"), "")
 		return err
 	})
 	t.Logf("measured: writes work %v after etcd is back", time.Since(up).Round(time.Millisecond))
 	// the watches resumed: each agent sees what the other wrote
-	eventually(t, 5*time.Second, "h2 sees the new placement", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees the new placement", func() error {
 		if o, ok := h2.Owner(p.Instance); !ok || o.Host != p.Host {
 			return fmt.Errorf("owner %+v", o)
 		}
@@ -128,7 +129,7 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 	if _, err := h2.Move(ctx, n, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h1 sees the move", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees the move", func() error {
 		if o, _ := h1.Owner(n); !o.Local {
 			return fmt.Errorf("owner %+v", o)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // TestPeerAt: a live host is known by the IP of its advertised address
@@ -19,7 +20,7 @@ func TestPeerAt(t *testing.T) {
 	a := startAgent(t, e, cluster, "h1", 10, func(o *Options) { o.Addr = "10.9.0.1:8080" })
 	b := startAgent(t, e, cluster, "h2", 10, func(o *Options) { o.Addr = "[::ffff:10.9.0.2]:8080" })
 	startAgent(t, e, cluster, "h3", 10) // h3.test:8080: a name
-	eventually(t, 5*time.Second, "h1 sees h2", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees h2", func() error {
 		if _, ok := a.PeerAt(netip.MustParseAddr("10.9.0.2")); !ok {
 			return errors.New("10.9.0.2 unknown")
 		}
@@ -35,7 +36,7 @@ func TestPeerAt(t *testing.T) {
 		}
 	}
 	b.Close() // a clean stop revokes the lease: h2 is no peer at once
-	eventually(t, 5*time.Second, "h2 gone", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 gone", func() error {
 		if h, ok := a.PeerAt(netip.MustParseAddr("10.9.0.2")); ok {
 			return fmt.Errorf("still %s", h)
 		}
@@ -52,7 +53,7 @@ func TestDrainingHostGetsNothing(t *testing.T) {
 	a := startAgent(t, e, cluster, "h1", 1000)
 	b := startAgent(t, e, cluster, "h2", 5)
 	a.SetDraining(true)
-	eventually(t, 5*time.Second, "h2 sees h1 draining", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees h1 draining", func() error {
 		for _, h := range b.Hosts() {
 			if h.Name == "h1" && h.Draining {
 				return nil
@@ -75,7 +76,7 @@ func TestDrainingHostGetsNothing(t *testing.T) {
 		t.Fatalf("place on the draining host by name: %+v %v", p, err)
 	}
 	a.SetDraining(false)
-	eventually(t, 5*time.Second, "h1 takes instances again", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 takes instances again", func() error {
 		p, _, err := b.Place(ctx, inst(t, "notes:d6"), "")
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func TestLookupPlacement(t *testing.T) {
 	if _, _, err := a.Place(ctx, n, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h2 sees the placement", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees the placement", func() error {
 		if _, ok := b.Placement(n); !ok {
 			return errors.New("not yet")
 		}

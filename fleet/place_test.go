@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -22,7 +23,7 @@ func TestPlaceConcurrentExactlyOneWins(t *testing.T) {
 		agents = append(agents, startAgent(t, e, cluster, fmt.Sprintf("h%d", i), 100))
 	}
 	for _, a := range agents { // everyone sees every host before placing
-		eventually(t, 5*time.Second, "three hosts", func() error {
+		testbed.Eventually(t, 5*time.Second, "three hosts", func() error {
 			if n := len(a.Hosts()); n != 3 {
 				return fmt.Errorf("%d hosts", n)
 			}
@@ -96,7 +97,7 @@ func TestPlaceSpreadsByFreeCapacity(t *testing.T) {
 				agents = append(agents, startAgent(t, e, cluster, fmt.Sprintf("h%d", i+1), c))
 			}
 			placer := agents[0] // all 30 through one host, as `ten create` would
-			eventually(t, 5*time.Second, "all hosts live", func() error {
+			testbed.Eventually(t, 5*time.Second, "all hosts live", func() error {
 				if n := len(placer.Hosts()); n != len(agents) {
 					return fmt.Errorf("%d hosts", n)
 				}
@@ -164,7 +165,7 @@ func TestMoveAndUnplace(t *testing.T) {
 	startAgent(t, e, cluster, "h3", 10)
 	ctx := context.Background()
 	n := inst(t, "notes:alice")
-	eventually(t, 5*time.Second, "h1 sees h2", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees h2", func() error {
 		if !h1.Live("h2") {
 			return errors.New("h2 not live")
 		}
@@ -174,7 +175,7 @@ func TestMoveAndUnplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h2 sees the placement", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees the placement", func() error {
 		if o, ok := h2.Owner(n); !ok || o.Host != "h1" || !o.Live || o.Addr != "h1.test:8080" || o.Local {
 			return fmt.Errorf("owner %+v %v", o, ok)
 		}
@@ -187,7 +188,7 @@ func TestMoveAndUnplace(t *testing.T) {
 	if o, ok := h2.Owner(n); !ok || !o.Local {
 		t.Fatalf("h2 right after its move: %+v, want local", o)
 	}
-	eventually(t, 5*time.Second, "h1 sees the move", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees the move", func() error {
 		if o, _ := h1.Owner(n); o.Host != "h2" {
 			return fmt.Errorf("owner %+v", o)
 		}

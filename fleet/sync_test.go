@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -77,7 +78,7 @@ func (f *fakeConsumer) setRefuse(s string) {
 func (f *fakeConsumer) has(t *testing.T, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	eventually(t, 5*time.Second, fmt.Sprintf("local instances %v", want), func() error {
+	testbed.Eventually(t, 5*time.Second, fmt.Sprintf("local instances %v", want), func() error {
 		var got []string
 		for _, n := range f.Instances() {
 			got = append(got, n.String())
@@ -109,7 +110,7 @@ func TestConsumerFollowsPlacements(t *testing.T) {
 	h1 := startAgent(t, e, cluster, "h1", 10, func(o *Options) {
 		o.Consumer, o.ReconcileEvery = local, 300*time.Millisecond
 	})
-	eventually(t, 5*time.Second, "h2 sees h1", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 sees h1", func() error {
 		if !h2.Live("h1") {
 			return fmt.Errorf("h1 not live")
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/store"
 )
 
@@ -23,7 +24,7 @@ func TestTokensFleetWide(t *testing.T) {
 	if err := h1.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h2 knows the token by its hash", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 knows the token by its hash", func() error {
 		got, err := h2.TokenByHash(tok.Hash)
 		if err != nil {
 			return err
@@ -59,7 +60,7 @@ func TestTokensFleetWide(t *testing.T) {
 	if err := h2.DeleteToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h1 forgets the token", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 forgets the token", func() error {
 		if _, err := h1.TokenByHash(tok.Hash); !errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("TokenByHash: %v", err)
 		}
@@ -80,7 +81,7 @@ func TestDomainsFleetWide(t *testing.T) {
 	if _, _, err := h1.PutDomain(ctx, "Notes.Alice.Example.", alice, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h2 routes the domain", func() error {
+	testbed.Eventually(t, 5*time.Second, "h2 routes the domain", func() error {
 		if n, ok := h2.Domain("notes.alice.example"); !ok || n != alice {
 			return fmt.Errorf("got %v %v", n, ok)
 		}
@@ -108,7 +109,7 @@ func TestDomainsFleetWide(t *testing.T) {
 	if err != nil || prev != alice || b.Instance != bob {
 		t.Fatalf("move to bob: %+v from %v, %v", b, prev, err)
 	}
-	eventually(t, 5*time.Second, "h1 sees the move", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 sees the move", func() error {
 		if n, _ := h1.Domain("notes.alice.example"); n != bob {
 			return fmt.Errorf("bound to %v", n)
 		}
@@ -123,7 +124,7 @@ func TestDomainsFleetWide(t *testing.T) {
 	if err := h2.DeleteDomain(ctx, "notes.alice.example"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "h1 unbinds", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 unbinds", func() error {
 		if _, ok := h1.Domain("notes.alice.example"); ok {
 			return errors.New("still bound")
 		}
@@ -142,7 +143,7 @@ func TestOnDomains(t *testing.T) {
 	var calls atomic.Int64
 	h1 := startAgent(t, e, cluster, "h1", 10)
 	h2 := startAgent(t, e, cluster, "h2", 10, func(o *Options) { o.OnDomains = func() { calls.Add(1) } })
-	eventually(t, 5*time.Second, "the first call", func() error {
+	testbed.Eventually(t, 5*time.Second, "the first call", func() error {
 		if calls.Load() < 1 {
 			return errors.New("no call")
 		}
@@ -158,7 +159,7 @@ func TestOnDomains(t *testing.T) {
 		if err := change(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, fmt.Sprintf("a call after change %d", i), func() error {
+		testbed.Eventually(t, 5*time.Second, fmt.Sprintf("a call after change %d", i), func() error {
 			if calls.Load() == before {
 				return errors.New("no call")
 			}

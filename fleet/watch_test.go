@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/tenement/tenement/errdefs"
+	"github.com/tenement/tenement/internal/testbed"
 	"github.com/tenement/tenement/names"
 )
 
@@ -67,7 +68,7 @@ func TestCacheConsistentUnderWatch(t *testing.T) {
 		agents = append(agents, startAgent(t, e, cluster, fmt.Sprintf("h%d", i), 1000))
 	}
 	for _, a := range agents {
-		eventually(t, 5*time.Second, "three hosts", func() error {
+		testbed.Eventually(t, 5*time.Second, "three hosts", func() error {
 			if len(a.Hosts()) != 3 {
 				return errors.New("not yet")
 			}
@@ -119,7 +120,7 @@ func TestCacheConsistentUnderWatch(t *testing.T) {
 	}
 	wantPlaces, wantDomains := etcdView(t, agents[0])
 	for _, a := range agents {
-		eventually(t, 5*time.Second, a.Host()+"'s cache equals etcd", func() error {
+		testbed.Eventually(t, 5*time.Second, a.Host()+"'s cache equals etcd", func() error {
 			var places, domains []string
 			for _, p := range a.Placements() {
 				places = append(places, p.Instance.String()+"@"+p.Host)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tenement/tenement/apitype"
+	"github.com/tenement/tenement/internal/testbed"
 )
 
 // The tests share one fleet and run in this order; the last ones stop
@@ -41,7 +42,7 @@ func TestFleetSpreadAndRoute(t *testing.T) {
 	}
 	owner := map[string]string{}
 	for _, h := range c.hosts { // every host lists all 30, with their hosts
-		eventually(t, 10*time.Second, h.Name+" lists the 30", func() error {
+		testbed.Eventually(t, 10*time.Second, h.Name+" lists the 30", func() error {
 			ps := h.ps(t)
 			n := 0
 			for name, i := range ps {
@@ -144,7 +145,7 @@ func TestFleetSpawnOnRequest(t *testing.T) {
 	if err != nil || status != 200 || !strings.HasPrefix(body, "hello from open:walkin ") {
 		t.Fatalf("first request through h2: %d %q %v", status, body, err)
 	}
-	eventually(t, 5*time.Second, "h1 lists it on h2", func() error {
+	testbed.Eventually(t, 5*time.Second, "h1 lists it on h2", func() error {
 		if i := h1.ps(t)["open:walkin"]; i.Host != "h2" {
 			return fmt.Errorf("on %q", i.Host)
 		}
@@ -176,7 +177,7 @@ func TestFleetTokens(t *testing.T) {
 	}
 	t0 := time.Now()
 	for _, h := range []*tenHost{h2, h3} {
-		eventually(t, 5*time.Second, "the token on "+h.Name, func() error {
+		testbed.Eventually(t, 5*time.Second, "the token on "+h.Name, func() error {
 			if s := list(h); s != 200 {
 				return fmt.Errorf("%d", s)
 			}
@@ -185,7 +186,7 @@ func TestFleetTokens(t *testing.T) {
 	}
 	t.Logf("measured: a token made on h1 worked on h2 and h3 after %v", time.Since(t0).Round(time.Millisecond))
 	h3.mustTen(t, "token", "revoke", tok.ID)
-	eventually(t, 5*time.Second, "the revocation on h1", func() error {
+	testbed.Eventually(t, 5*time.Second, "the revocation on h1", func() error {
 		if s := list(h1); s != http.StatusUnauthorized {
 			return fmt.Errorf("%d", s)
 		}
@@ -214,7 +215,7 @@ func TestFleetDomains(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	for _, h := range c.hosts {
-		eventually(t, 10*time.Second, "shop.dom1.example through "+h.Name, func() error {
+		testbed.Eventually(t, 10*time.Second, "shop.dom1.example through "+h.Name, func() error {
 			if code, body := getHost(h, "shop.dom1.example"); code != 200 || !strings.HasPrefix(body, "hello from notes:dom1 ") {
 				return fmt.Errorf("%d %q", code, body)
 			}
@@ -226,7 +227,7 @@ func TestFleetDomains(t *testing.T) {
 	}
 	h3.mustTen(t, "domain", "add", "--move", "notes:dom2", "shop.dom1.example")
 	for _, h := range c.hosts {
-		eventually(t, 10*time.Second, "the moved domain through "+h.Name, func() error {
+		testbed.Eventually(t, 10*time.Second, "the moved domain through "+h.Name, func() error {
 			if code, body := getHost(h, "shop.dom1.example"); code != 200 || !strings.HasPrefix(body, "hello from notes:dom2 ") {
 				return fmt.Errorf("%d %q", code, body)
 			}
@@ -238,7 +239,7 @@ func TestFleetDomains(t *testing.T) {
 	}
 	h1.mustTen(t, "delete", "notes:dom2")
 	for _, h := range []*tenHost{h1, h2, h3} {
-		eventually(t, 10*time.Second, "the domain gone on "+h.Name, func() error {
+		testbed.Eventually(t, 10*time.Second, "the domain gone on "+h.Name, func() error {
 			if code, _ := getHost(h, "shop.dom1.example"); code != http.StatusNotFound {
 				return fmt.Errorf("%d", code)
 			}
@@ -348,7 +349,7 @@ func TestFleetDrain(t *testing.T) {
 		t.Fatalf("drain moved %d of %d: %+v", len(r.Moved), len(before), r)
 	}
 	for _, h := range c.hosts {
-		eventually(t, 10*time.Second, h.Name+" sees h2 empty", func() error {
+		testbed.Eventually(t, 10*time.Second, h.Name+" sees h2 empty", func() error {
 			for name, i := range h.ps(t) {
 				if i.Host == "h2" {
 					return fmt.Errorf("%s still on h2", name)
@@ -421,7 +422,7 @@ func TestFleetEtcdDown(t *testing.T) {
 	}
 	restarted = true
 	t0 = time.Now()
-	eventually(t, 30*time.Second, "a create after etcd's restart", func() error {
+	testbed.Eventually(t, 30*time.Second, "a create after etcd's restart", func() error {
 		out, err := h1.ten("create", "notes:after-etcd")
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
@@ -430,7 +431,7 @@ func TestFleetEtcdDown(t *testing.T) {
 	})
 	t.Logf("measured: creates worked again %v after etcd restarted", time.Since(t0).Round(time.Millisecond))
 	for _, h := range c.hosts {
-		eventually(t, 10*time.Second, h.Name+" lists it", func() error {
+		testbed.Eventually(t, 10*time.Second, h.Name+" lists it", func() error {
 			if _, ok := h.ps(t)["notes:after-etcd"]; !ok {
 				return fmt.Errorf("not listed")
 			}
@@ -471,7 +472,7 @@ func TestFleetHostDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	var first, expired time.Duration
-	eventually(t, leaseTTL+5*time.Second, "503 for h3's instance", func() error {
+	testbed.Eventually(t, leaseTTL+5*time.Second, "503 for h3's instance", func() error {
 		status, hdr, _, err := h1.get(onH3, "notes", "/")
 		if err == nil && status == http.StatusServiceUnavailable && hdr.Get("Retry-After") != "" {
 			first = time.Since(t0)
@@ -479,7 +480,7 @@ func TestFleetHostDown(t *testing.T) {
 		}
 		return fmt.Errorf("%d %v", status, err)
 	})
-	eventually(t, leaseTTL+5*time.Second, "h3's lease expires", func() error {
+	testbed.Eventually(t, leaseTTL+5*time.Second, "h3's lease expires", func() error {
 		if i := h1.ps(t)["notes:"+onH3]; !i.HostDown {
 			return fmt.Errorf("h3 not down yet")
 		}
