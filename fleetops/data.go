@@ -8,9 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/config"
@@ -90,22 +88,13 @@ func (o *Ops) mayReplace(n names.Instance) error {
 // rest (the isolation wrapper gives a dynamic user its dir when the
 // instance starts).
 func giveTo(dir string, mode fs.FileMode, svc *config.Service) error {
-	perm := fs.FileMode(0o750)
-	if svc.Isolation != config.IsolationProcess {
-		perm = 0o700
-	}
-	if err := os.Chmod(dir, perm&(mode|0o700)); err != nil {
+	if err := os.Chmod(dir, svc.DataDirMode()&(mode|0o700)); err != nil {
 		return err
 	}
-	if svc.Isolation != config.IsolationProcess || svc.User == "" {
-		return nil
+	uid, gid, ok, err := svc.DataDirOwner()
+	if err != nil || !ok {
+		return err
 	}
-	u, err := user.Lookup(svc.User)
-	if err != nil {
-		return fmt.Errorf("%w: user %q: %w", errdefs.ErrInvalid, svc.User, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err

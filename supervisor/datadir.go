@@ -3,12 +3,9 @@ package supervisor
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 
 	"github.com/tenement/tenement/config"
-	"github.com/tenement/tenement/errdefs"
 )
 
 // prepareDataDir creates the instance's data dir before its unit starts.
@@ -27,22 +24,13 @@ func (s *Supervisor) prepareDataDir(in *inst, dir string, svc *config.Service) e
 	if err := serviceDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	mode := os.FileMode(0o750)
-	if svc.Isolation != config.IsolationProcess {
-		mode = 0o700
-	}
-	if err := os.Mkdir(dir, mode); err != nil && !os.IsExist(err) {
+	if err := os.Mkdir(dir, svc.DataDirMode()); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	if svc.Isolation != config.IsolationProcess || svc.User == "" {
-		return nil
+	uid, gid, ok, err := svc.DataDirOwner()
+	if err != nil || !ok {
+		return err
 	}
-	u, err := user.Lookup(svc.User)
-	if err != nil {
-		return fmt.Errorf("%w: user %q: %w", errdefs.ErrInvalid, svc.User, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	if err := os.Chown(dir, uid, gid); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
