@@ -131,6 +131,28 @@ func TestFleetFirstRequestRegisters(t *testing.T) {
 	}
 }
 
+// TestFleetPlacedIsKnown: an instance placed here that the sync has not
+// registered yet is known to every call about it (a move's target is
+// asked to set the weight the instance had), and one placed elsewhere
+// is not.
+func TestFleetPlacedIsKnown(t *testing.T) {
+	f := newFake(0)
+	s := newTestSupervisor(t, f, webService)
+	p := newFakePlacer()
+	s.SetPlacer(p)
+	here, there := name(t, "web:here"), name(t, "web:there")
+	p.places[here], p.places[there] = "here", "h2"
+	if err := s.SetWeight(here, 40); err != nil {
+		t.Fatalf("weight of an instance placed here: %v", err)
+	}
+	if i, err := s.Get(context.Background(), here); err != nil || i.Weight != 40 || i.State != StateAsleep {
+		t.Errorf("placed here, after SetWeight: %+v, %v; want asleep with weight 40", i, err)
+	}
+	if err := s.SetWeight(there, 40); !errors.Is(err, errdefs.ErrNotFound) || s.Known(there) {
+		t.Errorf("an instance placed elsewhere: %v, known %v; want ErrNotFound", err, s.Known(there))
+	}
+}
+
 // TestFence: a fenced instance is stopped and does not wake, for a
 // request, a spawn or Wake; unfenced it wakes again.
 func TestFence(t *testing.T) {

@@ -374,6 +374,11 @@ func (s *Supervisor) known(n names.Instance) (*inst, error) {
 	if in := s.lookup(n); in != nil {
 		return in, nil
 	}
+	// In a fleet, one placed here a moment ago (a move's target, asked to
+	// set the weight it had) is known before the sync registers it.
+	if in := s.registerPlaced(n); in != nil {
+		return in, nil
+	}
 	if s.config().Services[n.Service] == nil {
 		return nil, fmt.Errorf("%w: service %q is not configured", errdefs.ErrNotFound, n.Service)
 	}
