@@ -260,6 +260,9 @@ func TestFleetMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	h1.mustTen(t, "credential", "set", "notes:mover", "DB_PASSWORD", "--from-file", secret)
+	// Its weight in the service's pool and its keep-awake go with it.
+	h1.mustTen(t, "weight", "notes:mover", "40")
+	h1.mustTen(t, "keep-awake", "notes:mover", "--for", "2h")
 	if status, _, body, err := h2.get("mover", "notes", "/write?name=rows&value=alice-rows"); err != nil || status != 200 {
 		t.Fatalf("write through h2: %d %s %v", status, body, err)
 	}
@@ -314,6 +317,13 @@ func TestFleetMove(t *testing.T) {
 	if i := h1.ps(t)["notes:mover"]; i.Host != "h2" {
 		t.Errorf("h1 lists it on %q", i.Host)
 	}
+	testbed.Eventually(t, 10*time.Second, "h2 gives it the weight and keep-awake it had on h1", func() error {
+		i := h2.ps(t)["notes:mover"]
+		if i.Weight != 40 || time.Until(i.KeepAwakeUntil) < time.Hour {
+			return fmt.Errorf("weight %d, awake until %v", i.Weight, i.KeepAwakeUntil)
+		}
+		return nil
+	})
 	if units := h1.units(t); slices.Contains(units, "tenement@notes-mover.service") {
 		t.Error("the unit still runs on h1")
 	}

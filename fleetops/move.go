@@ -68,6 +68,13 @@ func (o *Ops) moveFromHere(ctx context.Context, n names.Instance, to string) (ap
 			return resp, err
 		}
 	}
+	// What the instance had here that is this host's, not its data's: its
+	// weight in its service's pool and its own keep-awake. The target gets
+	// them after the flip.
+	var kept moved
+	if info, err := o.local.Get(ctx, n); err == nil {
+		kept = moved{weight: info.Weight, awakeUntil: info.KeepAwakeUntil}
+	}
 	t0 := time.Now()
 	if err := o.local.Fence(ctx, n); err != nil {
 		done()
@@ -97,7 +104,50 @@ func (o *Ops) moveFromHere(ctx context.Context, n names.Instance, to string) (ap
 	o.forget(n)
 	done()
 	o.log.Info("moved an instance", "instance", n.String(), "to", to, "bytes", bytes, "unavailable", time.Since(t0))
+	if kept.weight > 0 || time.Until(kept.awakeUntil) > time.Second {
+		o.wg.Go(func() { o.carry(n, to, kept) })
+	}
 	return resp, nil
+}
+
+// moved is what a moved instance had on its old host besides its data.
+type moved struct {
+	weight     int
+	awakeUntil time.Time
+}
+
+// carry gives a moved instance, on its new host, the weight and the
+// keep-awake it had here. The new host knows the instance once its copy of
+// the placements has the flip (milliseconds): until then it answers that
+// the instance lives here, and carry asks again, for up to half a minute.
+func (o *Ops) carry(n names.Instance, to string, m moved) {
+	c, err := o.peers.client(to)
+	weightSet := m.weight == 0
+	deadline := time.Now().Add(30 * time.Second)
+	for wait := 20 * time.Millisecond; err == nil; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(o.life, 5*time.Second)
+		if !weightSet {
+			_, err = c.SetWeight(ctx, n, m.weight)
+			weightSet = err == nil
+		}
+		if d := time.Until(m.awakeUntil); err == nil && d > time.Second {
+			_, err = c.KeepAwake(ctx, n, d.Round(time.Second))
+		}
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-o.life.Done():
+			return
+		case <-time.After(wait):
+			err = nil // ask again
+		}
+	}
+	if err != nil {
+		o.log.Warn("an instance moved, but its new host did not take its weight or keep-awake", "instance", n.String(), "to", to,
+			"weight", m.weight, "awake_until", m.awakeUntil, "err", err)
+	}
 }
 
 // push streams n's data and own credentials to the host to.

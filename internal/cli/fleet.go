@@ -19,9 +19,9 @@ func (a *app) moveCmd() *cobra.Command {
 		Long: `Move an instance to another host of the fleet. Its host stops it (requests
 get 503 with Retry-After meanwhile, which clients retry), sends its data dir
 and its own credentials to HOST, places it there in etcd and removes its
-copy; it wakes on HOST at its next request. A move that fails leaves the
-instance where it was, with its data. Any host may be asked: it asks the
-instance's host.
+copy; it wakes on HOST at its next request, with the weight and the
+keep-awake it had. A move that fails leaves the instance where it was, with
+its data. Any host may be asked: it asks the instance's host.
 
 --without-data only places it on HOST: for an instance whose host is gone
 for good (restore its data on HOST from a backup first, if there is one).`,
