@@ -335,6 +335,60 @@ func TestFleetMove(t *testing.T) {
 	}
 }
 
+// TestFleetCommandsFromAnyHost: restart, health, stop, weight and
+// keep-awake of an instance that lives on h2, asked of h1 (admin) and of
+// h3 (the tenant's own token), reach it on h2; another tenant's token is
+// refused on h3 before anything is asked of h2.
+func TestFleetCommandsFromAnyHost(t *testing.T) {
+	c := fleetOf(t)
+	h1, h2, h3 := c.hosts[0], c.hosts[1], c.hosts[2]
+	h1.mustTen(t, "create", "--host", "h2", "notes:cmd")
+	h1.mustTen(t, "spawn", "notes:cmd")
+	pid := h2.ps(t)["notes:cmd"].MainPID
+	if pid == 0 {
+		t.Fatalf("spawned through h1, not running on h2: %+v", h2.ps(t)["notes:cmd"])
+	}
+	h1.mustTen(t, "restart", "notes:cmd")
+	if i := h2.ps(t)["notes:cmd"]; i.State != apitype.StateRunning || i.MainPID == pid || i.MainPID == 0 {
+		t.Errorf("restarted through h1: %s, MainPID %d (was %d)", i.State, i.MainPID, pid)
+	}
+	testbed.Eventually(t, 10*time.Second, "health through h1", func() error {
+		if out, err := h1.ten("health", "notes:cmd"); err != nil || !strings.Contains(out, "healthy") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	h1.mustTen(t, "weight", "notes:cmd", "30")
+	h1.mustTen(t, "stop", "notes:cmd")
+	if i := h2.ps(t)["notes:cmd"]; i.State != apitype.StateAsleep || i.Weight != 30 {
+		t.Errorf("after weight and stop through h1: %s, weight %d", i.State, i.Weight)
+	}
+
+	token := func(tenant string) string {
+		var tok apitype.NewToken
+		if err := json.Unmarshal([]byte(h1.mustTen(t, "token", "create", "--json", "--tenant", tenant)), &tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok.Token
+	}
+	// over h3's listener, where a token is who the caller is (on the local
+	// socket, root is admin whatever the token)
+	own, other := token("cmd"), token("someone-else")
+	api := "http://" + h3.addr()
+	testbed.Eventually(t, 10*time.Second, "the tenant keeps itself awake through h3", func() error {
+		if out, err := h3.ten("--server", api, "--token", own, "keep-awake", "notes:cmd", "--for", "2h"); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	if until := h2.ps(t)["notes:cmd"].KeepAwakeUntil; time.Until(until) < time.Hour {
+		t.Errorf("keep-awake through h3: until %v", until)
+	}
+	if out, err := h3.ten("--server", api, "--token", other, "keep-awake", "notes:cmd", "--for", "1m"); err == nil {
+		t.Errorf("another tenant's token kept notes:cmd awake through h3: %s", out)
+	}
+}
+
 // TestFleetDrain: ten drain moves every instance off a host, with its
 // data, and nothing new is placed on it afterwards.
 func TestFleetDrain(t *testing.T) {

@@ -96,18 +96,37 @@ func (i *instances) Get(ctx context.Context, n names.Instance) (supervisor.Info,
 	return info, err
 }
 
+// Stop, Restart, Health, KeepAwake and SetWeight of another host's
+// instance are asked of that host (as its peer: the API checked the
+// caller here, and tokens are fleet-wide), so that any host takes any
+// command about any instance.
+
 func (i *instances) Stop(ctx context.Context, n names.Instance) error {
-	return i.o.elsewhere(n, i.Local.Stop(ctx, n))
+	c, err := i.o.atOwner(n, i.Local.Stop(ctx, n))
+	if c == nil {
+		return err
+	}
+	return c.Stop(ctx, n)
 }
 
 func (i *instances) Restart(ctx context.Context, n names.Instance) (supervisor.Info, error) {
 	info, err := i.Local.Restart(ctx, n)
-	return info, i.o.elsewhere(n, err)
+	c, err := i.o.atOwner(n, err)
+	if c == nil {
+		return info, err
+	}
+	r, err := c.Restart(ctx, n)
+	return supervisor.Info{Instance: n, Unit: r.Unit, State: r.State, Port: r.Port, Addr: r.Socket, Host: r.Host}, err
 }
 
 func (i *instances) Health(ctx context.Context, n names.Instance) (supervisor.Health, error) {
 	h, err := i.Local.Health(ctx, n)
-	return h, i.o.elsewhere(n, err)
+	c, err := i.o.atOwner(n, err)
+	if c == nil {
+		return h, err
+	}
+	r, err := c.Health(ctx, n)
+	return r.Health, err
 }
 
 func (i *instances) MeasureStorage(n names.Instance) (int64, error) {
@@ -116,11 +135,25 @@ func (i *instances) MeasureStorage(n names.Instance) (int64, error) {
 }
 
 func (i *instances) KeepAwake(n names.Instance, until time.Time) error {
-	return i.o.elsewhere(n, i.Local.KeepAwake(n, until))
+	c, err := i.o.atOwner(n, i.Local.KeepAwake(n, until))
+	if c == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(i.o.life, peerTimeout)
+	defer cancel()
+	_, err = c.KeepAwake(ctx, n, max(time.Until(until), 0))
+	return err
 }
 
 func (i *instances) SetWeight(n names.Instance, w int) error {
-	return i.o.elsewhere(n, i.Local.SetWeight(n, w))
+	c, err := i.o.atOwner(n, i.Local.SetWeight(n, w))
+	if c == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(i.o.life, peerTimeout)
+	defer cancel()
+	_, err = c.SetWeight(ctx, n, w)
+	return err
 }
 
 // remoteInfo is what this host knows of another host's instance.

@@ -108,9 +108,14 @@ func TestListWholeFleet(t *testing.T) {
 	if b := inst(t, "notes:b"); !h1.ops.Served(b) || h1.ops.Instances().Known(b) || h1.ops.Served(inst(t, "notes:zz")) {
 		t.Error("another host's instance: want served here (a certificate), not known here (its credentials are there)")
 	}
-	if err := h1.ops.Instances().Stop(context.Background(), inst(t, "notes:b")); !errors.Is(err, errdefs.ErrNotFound) ||
+	if _, err := h1.ops.Instances().MeasureStorage(inst(t, "notes:b")); !errors.Is(err, errdefs.ErrNotFound) ||
 		!strings.Contains(err.Error(), "lives on fleet host h2") {
-		t.Errorf("stop another host's: %v, want where it lives", err)
+		t.Errorf("storage of another host's: %v, want where it lives", err)
+	}
+	// A stop is asked of its host (here an address nothing answers at).
+	if err := h1.ops.Instances().Stop(context.Background(), inst(t, "notes:b")); !errors.Is(err, errdefs.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "http://b:1") {
+		t.Errorf("stop another host's: %v, want it asked of h2 at b:1", err)
 	}
 }
 

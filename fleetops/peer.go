@@ -4,11 +4,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/tenement/tenement/apitype"
 	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/errdefs"
 )
+
+// peerTimeout bounds a call to a peer that has no caller's context to end
+// with.
+const peerTimeout = 10 * time.Second
 
 // peers makes clients of the other hosts' APIs: their listener's address
 // from the agent's cache, the hop header (this host's name and the fleet's

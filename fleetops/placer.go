@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tenement/tenement/client"
 	"github.com/tenement/tenement/errdefs"
 	"github.com/tenement/tenement/fleet"
 	"github.com/tenement/tenement/names"
@@ -153,6 +154,28 @@ func errLivesOn(n names.Instance, own fleet.Owner) error {
 
 // elsewhere turns the supervisor's ErrNotFound about an instance another
 // host owns into errLivesOn.
+// atOwner is, for a call that found no n here (err, ErrNotFound), a
+// client of n's owner when that is another live host; nil and err
+// otherwise (n is this host's, or placed nowhere), or an ErrUnavailable
+// error when its owner is down.
+func (o *Ops) atOwner(n names.Instance, err error) (*client.Client, error) {
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		return nil, err
+	}
+	own, ok := o.agent.Owner(n)
+	switch {
+	case !ok || own.Local:
+		return nil, err
+	case !own.Live:
+		return nil, fmt.Errorf("%w: %s lives on fleet host %s, which is down", errdefs.ErrUnavailable, n, own.Host)
+	}
+	c, cerr := o.peers.client(own.Host)
+	if cerr != nil {
+		return nil, cerr
+	}
+	return c, nil
+}
+
 func (o *Ops) elsewhere(n names.Instance, err error) error {
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		return err
