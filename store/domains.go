@@ -38,20 +38,7 @@ type Domain struct {
 func (d Domain) Name() (names.Instance, error) { return names.Parse(d.Instance) }
 
 // Domains returns every binding, ordered by domain.
-func (s *Store) Domains() ([]Domain, error) {
-	var out []Domain
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDomains).ForEach(func(k, v []byte) error {
-			var d Domain
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("store: decode domain %s: %w", k, err)
-			}
-			out = append(out, d)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Domains() ([]Domain, error) { return all[Domain](s.db, bucketDomains, "domain") }
 
 // BindDomain stores d, in one transaction with the checks that keep the
 // bindings whole: its instance must be stored (ErrNotFound), and a domain

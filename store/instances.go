@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -43,18 +42,7 @@ func (i Instance) Name() names.Instance { return names.Instance{Service: i.Servi
 
 // Instances returns every known instance, ordered by name.
 func (s *Store) Instances() ([]Instance, error) {
-	var out []Instance
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInstances).ForEach(func(k, v []byte) error {
-			var in Instance
-			if err := json.Unmarshal(v, &in); err != nil {
-				return fmt.Errorf("store: decode instance %s: %w", k, err)
-			}
-			out = append(out, in)
-			return nil
-		})
-	})
-	return out, err
+	return all[Instance](s.db, bucketInstances, "instance")
 }
 
 // Instance returns one instance, or an ErrNotFound error.

@@ -176,6 +176,23 @@ func get(tx *bolt.Tx, bucket, key []byte, v any, what string) error {
 	return nil
 }
 
+// all decodes every JSON value of a bucket, in key order; what names a
+// value in an error ("token" and its key).
+func all[T any](db *bolt.DB, bucket []byte, what string) ([]T, error) {
+	var out []T
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var t T
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("store: decode %s %s: %w", what, k, err)
+			}
+			out = append(out, t)
+			return nil
+		})
+	})
+	return out, err
+}
+
 func put(tx *bolt.Tx, bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -67,20 +66,7 @@ func (s *Store) Token(id string) (Token, error) {
 }
 
 // Tokens returns every token, ordered by id.
-func (s *Store) Tokens() ([]Token, error) {
-	var out []Token
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("store: decode token %s: %w", k, err)
-			}
-			out = append(out, t)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Tokens() ([]Token, error) { return all[Token](s.db, bucketTokens, "token") }
 
 // RevokeToken deletes a token; ErrNotFound if unknown.
 func (s *Store) RevokeToken(id string) (Token, error) {
