@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -142,23 +141,8 @@ func (c *cluster) stop() {
 
 // build puts ten, ten-isolate and the test app into the share dir.
 func build(share string) error {
-	cwd, _ := os.Getwd()
-	root := testbed.ModuleRoot(cwd)
-	for _, b := range []struct {
-		out, pkg string
-		race     bool
-	}{{"ten", "./cmd/ten", raceEnabled}, {"ten-isolate", "./cmd/ten-isolate", raceEnabled}, {"testapp", "./internal/testapp", false}} {
-		args := []string{"build", "-o", filepath.Join(share, "bin", b.out)}
-		env := append(os.Environ(), "CGO_ENABLED=0")
-		if b.race {
-			args = append(args, "-race")
-			env = append(os.Environ(), "CGO_ENABLED=1")
-		}
-		cmd := exec.Command("go", append(args, b.pkg)...)
-		cmd.Dir, cmd.Env = root, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-		}
+	if err := testbed.BuildTools(share, raceEnabled); err != nil {
+		return err
 	}
 	return os.Chmod(share, 0o755)
 }

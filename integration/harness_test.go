@@ -27,36 +27,7 @@ import (
 // tests inside a fresh systemd manager.
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m, build)) }
 
-func build(share string) error {
-	root, err := os.Getwd()
-	root = testbed.ModuleRoot(root)
-	if err != nil {
-		return err
-	}
-	bin := filepath.Join(share, "bin")
-	builds := []struct {
-		out, pkg string
-		race     bool
-	}{
-		{"ten", "./cmd/ten", raceEnabled},
-		{"ten-isolate", "./cmd/ten-isolate", raceEnabled}, // found next to ten
-		{"testapp", "./internal/testapp", false},
-	}
-	for _, b := range builds {
-		args := []string{"build", "-o", filepath.Join(bin, b.out)}
-		env := append(os.Environ(), "CGO_ENABLED=0")
-		if b.race {
-			args = append(args, "-race")
-			env = append(os.Environ(), "CGO_ENABLED=1")
-		}
-		cmd := exec.Command("go", append(args, b.pkg)...)
-		cmd.Dir, cmd.Env = root, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-		}
-	}
-	return nil
-}
+func build(share string) error { return testbed.BuildTools(share, raceEnabled) }
 
 func binPath(name string) string { return filepath.Join(testbed.ShareDir(), "bin", name) }
 
