@@ -82,13 +82,19 @@ func (r *scaleReport) freshTenants(n int) []names.Instance {
 
 // stopAll puts instances to sleep through the API, 32 at a time.
 func stopAll(ctx context.Context, d *daemon, ns []names.Instance) error {
+	return each32(ns, func(n names.Instance) error { return d.api.Stop(ctx, n) })
+}
+
+// each32 calls f for every instance of ns, 32 at a time, and returns the
+// first error.
+func each32(ns []names.Instance, f func(n names.Instance) error) error {
 	work := make(chan names.Instance)
 	errs := make(chan error, len(ns))
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
 			for n := range work {
-				if err := d.api.Stop(ctx, n); err != nil {
+				if err := f(n); err != nil {
 					errs <- err
 				}
 			}
@@ -262,30 +268,14 @@ func (r *scaleReport) wakeRest(ctx context.Context, big *daemon) error {
 		return nil
 	}
 	log.Printf("waking tenants %s–%s, 32 at a time", ns[0], ns[len(ns)-1])
-	work := make(chan names.Instance)
-	errs := make(chan error, len(ns))
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Go(func() {
-			for n := range work {
-				c := newConn(big.listen, host(n), "/")
-				c.keep = true
-				code, err := c.get()
-				c.close()
-				if err == nil && (code != 200 || !strings.HasPrefix(string(c.body), "hello from "+n.String())) {
-					err = fmt.Errorf("%s: %d %q", n, code, c.body)
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for _, n := range ns {
-		work <- n
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return each32(ns, func(n names.Instance) error {
+		c := newConn(big.listen, host(n), "/")
+		c.keep = true
+		code, err := c.get()
+		c.close()
+		if err == nil && (code != 200 || !strings.HasPrefix(string(c.body), "hello from "+n.String())) {
+			err = fmt.Errorf("%s: %d %q", n, code, c.body)
+		}
+		return err
+	})
 }
