@@ -170,11 +170,12 @@ func writeJSONArray[T any](w http.ResponseWriter, status, n int, item func(k int
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
 	_ = bw.WriteByte('[')
+	var v T // one for all items: encoding &v makes it escape, once
 	for k := range n {
 		if k > 0 {
 			_ = bw.WriteByte(',')
 		}
-		v := item(k)
+		v = item(k)
 		if err := enc.Encode(&v); err != nil {
 			return // the client went away
 		}
