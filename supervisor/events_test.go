@@ -167,6 +167,12 @@ func TestListFiltersAndPages(t *testing.T) {
 	if l, _ := s.List(ListOptions{State: StateRunning}); len(l) != 2 || l[0].Instance.ID != "w03" || l[1].Instance.ID != "w07" {
 		t.Errorf("running: %v", l)
 	}
+	if l, _ := s.List(ListOptions{SkipAsleep: true}); len(l) != 2 || l[0].Instance.ID != "w03" || l[1].Instance.ID != "w07" {
+		t.Errorf("not asleep: %v", l)
+	}
+	if c := s.StateCounts(); c[StateAsleep] != 48 || c[StateRunning] != 2 || len(c) != 2 {
+		t.Errorf("state counts: %v, want 48 asleep and 2 running", c)
+	}
 	var got []string
 	var after names.Instance
 	for {

@@ -27,6 +27,9 @@ type ListOptions struct {
 	// Accounting fills in the memory and CPU of running instances, from
 	// one pass over the cgroup files for the whole list.
 	Accounting bool
+	// SkipAsleep leaves out asleep instances: a scrape lists the few
+	// awake ones of many registered without building an Info of each.
+	SkipAsleep bool
 }
 
 // List returns the instances opts selects, ordered by service then id,
@@ -61,12 +64,15 @@ func (s *Supervisor) List(opts ListOptions) ([]Info, names.Instance) {
 	if opts.Limit > 0 {
 		size = min(size, opts.Limit)
 	}
+	if opts.SkipAsleep || opts.State != "" {
+		size = min(size, 64) // a few of many, most likely: grow as found
+	}
 	out := make([]Info, 0, size)
 	var next names.Instance
 	for _, in := range all {
 		in.mu.Lock()
 		state := in.state
-		if opts.State != "" && state != opts.State {
+		if (opts.State != "" && state != opts.State) || (opts.SkipAsleep && state == StateAsleep) {
 			in.mu.Unlock()
 			continue
 		}
@@ -84,6 +90,18 @@ func (s *Supervisor) List(opts ListOptions) ([]Info, names.Instance) {
 		out = append(out, i)
 	}
 	return out, next
+}
+
+// StateCounts counts the known instances by state, without an Info of
+// each (the metrics' tenement_instances).
+func (s *Supervisor) StateCounts() map[State]int {
+	out := map[State]int{}
+	for _, in := range s.all() {
+		in.mu.Lock()
+		out[in.state]++
+		in.mu.Unlock()
+	}
+	return out
 }
 
 // Get returns one instance's Info, with accounting.
