@@ -16,11 +16,14 @@ func BenchmarkDropAsleep(b *testing.B) {
 	src := &fakeInstances{}
 	var infos []supervisor.Info
 	var sleepers []names.Instance
+	awake := map[names.Instance]bool{}
 	for i := range 10000 {
 		in := info(fmt.Sprintf("web:t%05d", i), supervisor.StateRunning)
 		infos = append(infos, in)
 		if i%10 == 0 {
 			sleepers = append(sleepers, in.Instance)
+		} else {
+			awake[in.Instance] = true
 		}
 	}
 	src.set(infos...)
@@ -34,6 +37,6 @@ func BenchmarkDropAsleep(b *testing.B) {
 			r.Request(n, 200, time.Millisecond)
 		}
 		b.StartTimer()
-		r.dropAsleep(sleepers)
+		r.dropAsleep(awake)
 	}
 }

@@ -29,6 +29,7 @@ import (
 // *supervisor.Supervisor is one.
 type Instances interface {
 	List(opts supervisor.ListOptions) ([]supervisor.Info, names.Instance)
+	StateCounts() map[supervisor.State]int
 	Known(n names.Instance) bool
 }
 
@@ -321,16 +322,17 @@ func (r *Registry) dropSeries(n names.Instance) {
 	}
 }
 
-// dropAsleep removes the event series of the instances in asleep that have
-// any (the scrape's collector calls it with the asleep ones it listed): an
-// asleep instance has no series of its own, so that memory and scrapes do
-// not grow with every tenant that ever woke. They start again from 0 at the
-// next wake; the service's series (and the summary) keep the history.
-func (r *Registry) dropAsleep(asleep []names.Instance) {
+// dropAsleep removes the event series of the instances that have any and
+// are not awake (the scrape's collector calls it with the awake ones it
+// listed): an asleep instance has no series of its own, so that memory and
+// scrapes do not grow with every tenant that ever woke. They start again
+// from 0 at the next wake; the service's series (and the summary) keep the
+// history.
+func (r *Registry) dropAsleep(awake map[names.Instance]bool) {
 	var drop []names.Instance
 	r.mu.Lock()
-	for _, n := range asleep {
-		if a := r.acts[n]; a != nil && a.series {
+	for n, a := range r.acts {
+		if a.series && !awake[n] {
 			a.series = false
 			drop = append(drop, n)
 		}

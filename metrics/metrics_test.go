@@ -34,7 +34,23 @@ func (f *fakeInstances) List(opts supervisor.ListOptions) ([]supervisor.Info, na
 	defer f.mu.Unlock()
 	f.calls++
 	f.acct = append(f.acct, opts.Accounting)
-	return append([]supervisor.Info(nil), f.list...), names.Instance{}
+	var out []supervisor.Info
+	for _, i := range f.list {
+		if !opts.SkipAsleep || i.State != supervisor.StateAsleep {
+			out = append(out, i)
+		}
+	}
+	return out, names.Instance{}
+}
+
+func (f *fakeInstances) StateCounts() map[supervisor.State]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[supervisor.State]int{}
+	for _, i := range f.list {
+		out[i.State]++
+	}
+	return out
 }
 
 func (f *fakeInstances) Known(n names.Instance) bool {
