@@ -287,3 +287,29 @@ func (a *Agent) sleep(d time.Duration) bool {
 
 // backoff doubles d up to limit.
 func backoff(d, limit time.Duration) time.Duration { return min(2*d, limit) }
+
+// retry calls f until it succeeds, waiting after each failure twice as
+// long as after the one before (100 ms to 2 s); false when the agent
+// closes first. The first failure of a run is logged (failed, as a
+// warning) and so is the success that ends it (back).
+func (a *Agent) retry(failed, back string, f func() error) bool {
+	wait, down := 100*time.Millisecond, false
+	for a.life.Err() == nil {
+		err := f()
+		if err == nil {
+			if down {
+				a.log.Info(back)
+			}
+			return true
+		}
+		if !down && a.life.Err() == nil {
+			a.log.Warn(failed, "err", oneLine(err))
+			down = true
+		}
+		if !a.sleep(wait) {
+			return false
+		}
+		wait = backoff(wait, 2*time.Second)
+	}
+	return false
+}

@@ -16,24 +16,15 @@ import (
 // so the key disappears at once rather than after the TTL.
 func (a *Agent) livenessLoop() {
 	started := time.Now().UTC().Truncate(time.Second)
-	wait, down := 100*time.Millisecond, false
-	for a.life.Err() == nil {
-		id, v, err := a.register(started)
-		if err != nil {
-			if !down {
-				a.log.Warn("cannot register this host in the fleet; retrying", "err", oneLine(err))
-				down = true
-			}
-			if !a.sleep(wait) {
-				return
-			}
-			wait = backoff(wait, 2*time.Second)
-			continue
+	for {
+		var id clientv3.LeaseID
+		var v hostValue
+		if !a.retry("cannot register this host in the fleet; retrying", "registered this host in the fleet again", func() (err error) {
+			id, v, err = a.register(started)
+			return err
+		}) {
+			return
 		}
-		if down {
-			a.log.Info("registered this host in the fleet again")
-		}
-		wait, down = 100*time.Millisecond, false
 		a.keep(id, v)
 	}
 }

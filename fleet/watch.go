@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,24 +15,14 @@ import (
 // leader), the loop reads everything again. While etcd is unreachable the
 // cache keeps what it has: reads go on answering.
 func (a *Agent) watchLoop() {
-	wait, down := 100*time.Millisecond, false
-	for a.life.Err() == nil {
-		rev, err := a.load()
-		if err != nil {
-			if !down && a.life.Err() == nil {
-				a.log.Warn("cannot read the fleet from etcd; serving from the cache, retrying", "err", oneLine(err))
-				down = true
-			}
-			if !a.sleep(wait) {
-				return
-			}
-			wait = backoff(wait, 2*time.Second)
-			continue
+	for {
+		var rev int64
+		if !a.retry("cannot read the fleet from etcd; serving from the cache, retrying", "read the fleet from etcd again", func() (err error) {
+			rev, err = a.load()
+			return err
+		}) {
+			return
 		}
-		if down {
-			a.log.Info("read the fleet from etcd again", "revision", rev)
-		}
-		wait, down = 100*time.Millisecond, false
 		a.syncedOnce.Do(func() { close(a.synced) })
 		if err := a.follow(rev + 1); err != nil && a.life.Err() == nil {
 			a.log.Info("fleet watch ended; reading everything again", "err", oneLine(err))
