@@ -95,7 +95,8 @@ const (
 
 // proxyLoad wakes one tenant of each daemon and runs the load generator
 // against the app directly and through both daemons, the targets
-// alternating, one round at a time (the rounds' spread is the noise).
+// alternating, one round at a time (the rounds' spread is the noise), the
+// two daemons in turn first.
 func (r *scaleReport) proxyLoad(ctx context.Context, big, small *daemon) error {
 	bt, st := tenant("t", 0), tenant("small", 0)
 	if _, err := small.spawn(ctx, st); err != nil {
@@ -114,8 +115,15 @@ func (r *scaleReport) proxyLoad(ctx context.Context, big, small *daemon) error {
 	per := cfg
 	per.rounds, per.seq, per.dur = 1, cfg.seq/cfg.rounds, cfg.dur/time.Duration(cfg.rounds)
 	log.Printf("proxy: %d rounds of %d sequential requests and %s at each of c=%v per target", cfg.rounds, per.seq, per.dur, cfg.conc)
-	for range cfg.rounds {
-		res, err := runLoad(targets, per)
+	for k := range cfg.rounds {
+		// The daemons swap places every round: whichever goes second
+		// inherits what the first left behind (the load generator's
+		// garbage, the kernel's TIME_WAIT sockets, a warmer cache).
+		order := targets
+		if k%2 == 1 {
+			order = []target{targets[0], targets[2], targets[1]}
+		}
+		res, err := runLoad(order, per)
 		if err != nil {
 			return err
 		}

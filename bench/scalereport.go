@@ -306,7 +306,7 @@ func (r *scaleReport) notes(b *strings.Builder) {
 		"if all of it goes to the checks. "+
 		"The small daemon makes 0.1 a second.\n\n", thousands(last.awake), checks, r.idleBig, r.idleBig/100/checks*1e6)
 
-	fmt.Fprintf(b, "Proxy: one awake tenant per daemon; the app directly, the small daemon and the big one take turns round by round "+
+	fmt.Fprintf(b, "Proxy: one awake tenant per daemon; the app directly, then the two daemons, take turns round by round (the small daemon second in even rounds, the big one in odd ones) "+
 		"(%d rounds; c=1: %d sequential requests per target and round on one keep-alive connection; c=16/64: %s per level, "+
 		"target and round), the load generator of the other benchmark (bench/httpc.go). The spread is max − min over the "+
 		"rounds.\n\n", len(r.load), p.load.seq/p.load.rounds, p.load.dur/time.Duration(p.load.rounds))
