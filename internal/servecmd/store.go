@@ -119,6 +119,7 @@ type recoveredUnit struct {
 // lost is what a rebuilt store cannot know: only the units carry anything.
 var lost = []string{
 	"API tokens: create new ones (ten token create)",
+	"custom domains: bind them again (ten domain add; in a fleet they come back from etcd)",
 	"routing weights: every recovered instance has weight 0 (ten weight, ten route)",
 	"failed marks and restart counts",
 	"the audit log (the old file keeps it)",
@@ -134,8 +135,9 @@ func storeRecoverCmd(e *cli.Env) *cobra.Command {
 tenement.db.corrupt-<UTC time>, create a new store, and record every
 tenement@*.service unit that carries this daemon's marker
 (TENEMENT_DAEMON=<data_dir>) as an instance, with its port (from PORT=) and
-weight 0. It prints what it recovered and what is lost (tokens, weights,
-failed marks, the audit log, asleep instances, which had no unit).
+weight 0. It prints what it recovered and what is lost (tokens, custom
+domains, weights, failed marks, the audit log, asleep instances, which had
+no unit).
 
 It refuses while the daemon holds the store, and does nothing to a healthy
 store without --force. Start the daemon afterwards: it re-adopts the
